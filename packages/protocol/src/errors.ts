@@ -1,0 +1,124 @@
+/**
+ * Typed errors of @thresh/protocol. Every error has a stable `name` and `code` (the code is
+ * what crosses the wire), a message that names the field at fault, and wraps its cause.
+ * Nothing in this package throws anything else on bad input.
+ */
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_DECODE'
+  | 'ERR_KFRAG_VERIFICATION'
+  | 'ERR_CFRAG_VERIFICATION'
+  | 'ERR_OPEN_REENCRYPTED'
+  | 'ERR_DECRYPTION'
+  | 'ERR_SIGNATURE'
+  | 'ERR_INVALID_PATH'
+  | 'ERR_UNSUPPORTED_VERSION'
+  | 'ERR_TOO_LARGE'
+  | 'ERR_WRONG_PASSPHRASE'
+  | 'ERR_CORRUPT_KEY_FILE'
+  | 'ERR_BACKEND_UNAVAILABLE';
+
+export abstract class ThreshError extends Error {
+  abstract readonly code: ErrorCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The caller passed something of the wrong type, length or range. */
+export class InvalidArgumentError extends ThreshError {
+  override readonly name = 'InvalidArgumentError';
+  readonly code = 'ERR_INVALID_ARGUMENT';
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${message}`, options);
+  }
+}
+
+/** Bytes that do not decode to a valid object: wrong length, bad encoding, off-curve point, ... */
+export class DecodeError extends ThreshError {
+  override readonly name = 'DecodeError';
+  readonly code = 'ERR_DECODE';
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${message}`, options);
+  }
+}
+
+export type KeyFragVerificationReason =
+  | 'commitment'
+  | 'signature'
+  | 'delegating-key-missing'
+  | 'receiving-key-missing'
+  | 'delegating-key-unexpected'
+  | 'receiving-key-unexpected';
+
+/** A key fragment failed `KeyFrag.verify`. */
+export class KeyFragVerificationError extends ThreshError {
+  override readonly name = 'KeyFragVerificationError';
+  readonly code = 'ERR_KFRAG_VERIFICATION';
+  constructor(
+    readonly reason: KeyFragVerificationReason,
+    message?: string,
+  ) {
+    super(message ?? `key fragment verification failed: ${reason}`);
+  }
+}
+
+export type CapsuleFragVerificationReason = 'signature' | 'proof';
+
+/** A capsule fragment failed `CapsuleFrag.verify`: forged, or for another capsule or policy. */
+export class CapsuleFragVerificationError extends ThreshError {
+  override readonly name = 'CapsuleFragVerificationError';
+  readonly code = 'ERR_CFRAG_VERIFICATION';
+  constructor(
+    readonly reason: CapsuleFragVerificationReason,
+    message?: string,
+  ) {
+    super(message ?? `capsule fragment verification failed: ${reason}`);
+  }
+}
+
+export type OpenReencryptedReason =
+  | 'no-cfrags'
+  | 'mismatched-cfrags'
+  | 'repeating-cfrags'
+  | 'zero-hash'
+  | 'validation-failed';
+
+/** The capsule fragments could not be combined (too few, mixed policies, repeated). */
+export class OpenReencryptedError extends ThreshError {
+  override readonly name = 'OpenReencryptedError';
+  readonly code = 'ERR_OPEN_REENCRYPTED';
+  constructor(
+    readonly reason: OpenReencryptedReason,
+    message?: string,
+  ) {
+    super(message ?? `cannot open re-encrypted capsule: ${reason}`);
+  }
+}
+
+/** Authenticated decryption failed: wrong key, or the ciphertext or its context was altered. */
+export class DecryptionError extends ThreshError {
+  override readonly name = 'DecryptionError';
+  readonly code = 'ERR_DECRYPTION';
+}
+
+/** A signature over a record did not verify. */
+export class SignatureError extends ThreshError {
+  override readonly name = 'SignatureError';
+  readonly code = 'ERR_SIGNATURE';
+}
+
+/** A requested curve backend cannot be loaded here (e.g. native libsecp256k1 in a browser). */
+export class BackendUnavailableError extends ThreshError {
+  override readonly name = 'BackendUnavailableError';
+  readonly code = 'ERR_BACKEND_UNAVAILABLE';
+}
