@@ -122,3 +122,39 @@ export class BackendUnavailableError extends ThreshError {
   override readonly name = 'BackendUnavailableError';
   readonly code = 'ERR_BACKEND_UNAVAILABLE';
 }
+
+export type InvalidPathReason =
+  | 'not-a-string'
+  | 'not-absolute'
+  | 'empty-segment'
+  | 'dot-segment'
+  | 'control-character'
+  | 'not-nfc'
+  | 'too-long'
+  | 'too-deep'
+  | 'segment-too-long';
+
+/** A path that is not canonical (DESIGN.md "Paths and path keys"). */
+export class InvalidPathError extends ThreshError {
+  override readonly name = 'InvalidPathError';
+  readonly code = 'ERR_INVALID_PATH';
+  constructor(
+    readonly reason: InvalidPathReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Input over a size, count or length cap. */
+export class TooLargeError extends ThreshError {
+  override readonly name = 'TooLargeError';
+  readonly code = 'ERR_TOO_LARGE';
+  constructor(
+    readonly field: string,
+    readonly limit: number,
+    readonly actual: number,
+  ) {
+    super(`${field}: ${actual} is over the limit of ${limit}`);
+  }
+}
