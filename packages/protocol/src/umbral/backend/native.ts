@@ -1,0 +1,83 @@
+import { U_BYTES } from '../params-constants.js';
+import { scalarToBytes } from '../scalar.js';
+import type { NativeSecp256k1 } from './native-binding.js';
+import type { CurveBackend, Point } from './types.js';
+
+/**
+ * The libsecp256k1 backend. A point is its 33-byte compressed encoding (the addon parses and
+ * serializes at every call, which is still far faster than anything in JS). libsecp256k1's
+ * multiplications are constant-time, so `secret` needs no special path here.
+ */
+const toP = (b: Uint8Array): Point => b as unknown as Point;
+const fromP = (p: Point): Uint8Array => p as unknown as Uint8Array;
+
+export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
+  const mul = (p: Uint8Array, k: bigint): Point | null => {
+    if (k === 0n) return null;
+    const out = new Uint8Array(33);
+    const rc = lib.publicKeyTweakMul(out, p, scalarToBytes(k));
+    if (rc !== 0) throw new Error(`libsecp256k1 publicKeyTweakMul failed (${rc})`);
+    return toP(out);
+  };
+  const combine = (points: Uint8Array[]): Point | null => {
+    if (points.length === 0) return null;
+    if (points.length === 1) return toP(points[0]);
+    const out = new Uint8Array(33);
+    const rc = lib.publicKeyCombine(out, points);
+    if (rc === 2) return null; // the sum is the point at infinity
+    if (rc !== 0) throw new Error(`libsecp256k1 publicKeyCombine failed (${rc})`);
+    return toP(out);
+  };
+  return {
+    name: 'native',
+    decode(bytes) {
+      if (bytes.length !== 33 || (bytes[0] !== 2 && bytes[0] !== 3)) return undefined;
+      const out = new Uint8Array(33);
+      return lib.publicKeyConvert(out, bytes) === 0 ? toP(out) : undefined;
+    },
+    encode: (p) => fromP(p).slice(),
+    mulG(k) {
+      if (k === 0n) return null;
+      const out = new Uint8Array(33);
+      const rc = lib.publicKeyCreate(out, scalarToBytes(k));
+      if (rc !== 0) throw new Error(`libsecp256k1 publicKeyCreate failed (${rc})`);
+      return toP(out);
+    },
+    mulU: (k) => mul(U_BYTES, k),
+    mul: (p, k) => mul(fromP(p), k),
+    add(a, b) {
+      if (a === null) return b;
+      if (b === null) return a;
+      return combine([fromP(a), fromP(b)]);
+    },
+    negate(p) {
+      if (p === null) return null;
+      const out = new Uint8Array(33);
+      lib.publicKeyNegate(out, fromP(p));
+      return toP(out);
+    },
+    linearCombination(points, scalars) {
+      const terms: Uint8Array[] = [];
+      for (let i = 0; i < points.length; i++) {
+        const t = mul(fromP(points[i]), scalars[i]);
+        if (t !== null) terms.push(fromP(t));
+      }
+      return combine(terms);
+    },
+    equals(a, b) {
+      if (a === null || b === null) return a === b;
+      const x = fromP(a);
+      const y = fromP(b);
+      let diff = 0;
+      for (let i = 0; i < 33; i++) diff |= x[i] ^ y[i];
+      return diff === 0;
+    },
+    sign(digest, secretKey, hedge) {
+      const out = { signature: new Uint8Array(64), recid: null as number | null };
+      const rc = lib.ecdsaSign(out, digest, secretKey, hedge, undefined);
+      if (rc !== 0) throw new Error(`libsecp256k1 ecdsaSign failed (${rc})`);
+      return out.signature;
+    },
+    verify: (signature, digest, publicKey) => lib.ecdsaVerify(signature, digest, fromP(publicKey)) === 0,
+  };
+}
