@@ -1,6 +1,7 @@
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { U_BYTES } from '../params-constants.js';
+import { bytesToBigInt } from '../scalar.js';
 import type { CurveBackend, Point } from './types.js';
 
 /** The pure-JS backend on @noble/curves: runs everywhere (browsers), and is the reference. */
@@ -10,6 +11,9 @@ const NoblePoint = secp256k1.Point;
 const toP = (p: NP): Point => p as unknown as Point;
 const fromP = (p: Point): NP => p as unknown as NP;
 const orNull = (p: NP): Point | null => (p.is0() ? null : toP(p));
+const Fn = NoblePoint.Fn;
+const HALF_ORDER = Fn.ORDER >> 1n;
+const mulPublic = (p: NP, k: bigint): NP => (k === 0n ? NoblePoint.ZERO : p.multiplyUnsafe(k));
 
 // Fixed-window tables for the two generators: G's is built by noble, U's here (8-bit windows).
 const U = NoblePoint.fromBytes(U_BYTES);
@@ -41,6 +45,14 @@ export const nobleBackend: CurveBackend = {
   negate: (p) => (p === null ? null : toP(fromP(p).negate())),
   linearCombination(points, scalars) {
     if (points.length === 0) return null;
+    if (points.length === 1) return orNull(mulPublic(fromP(points[0]), scalars[0]));
+    if (points.length === 2) {
+      const [a, b] = [fromP(points[0]), fromP(points[1])];
+      // U and G have tables; a table lookup plus one GLV multiplication beats a joint walk.
+      if (b === U || b === NoblePoint.BASE) return orNull(mulPublic(b, scalars[1]).add(mulPublic(a, scalars[0])));
+      if (a === U || a === NoblePoint.BASE) return orNull(mulPublic(a, scalars[0]).add(mulPublic(b, scalars[1])));
+      return orNull(a.mulAddUnsafe(scalars[0], b, scalars[1])); // Strauss-Shamir with GLV
+    }
     return orNull(mulAddUnsafe(NoblePoint, points.map(fromP), scalars));
   },
   equals(a, b) {
@@ -50,14 +62,17 @@ export const nobleBackend: CurveBackend = {
   sign: (digest, secretKey, hedge) =>
     secp256k1.sign(digest, secretKey, { prehash: false, lowS: true, extraEntropy: hedge, format: 'compact' }),
   verify(signature, digest, publicKey) {
-    try {
-      return secp256k1.verify(signature, digest, fromP(publicKey).toBytes(true), {
-        prehash: false,
-        lowS: true,
-        format: 'compact',
-      });
-    } catch {
-      return false;
-    }
+    // SEC 1 4.1.4 on the already-decoded key (secp256k1.verify would re-encode and re-parse
+    // it): R = (e/s)G + (r/s)P, valid when R.x mod n == r. r, s were range- and low-S-checked
+    // when the Signature was parsed; checked again here since this is a public entry.
+    if (signature.length !== 64 || digest.length !== 32) return false;
+    const r = bytesToBigInt(signature.subarray(0, 32));
+    const s = bytesToBigInt(signature.subarray(32, 64));
+    if (r === 0n || r >= Fn.ORDER || s === 0n || s > HALF_ORDER) return false;
+    const e = Fn.create(bytesToBigInt(digest));
+    const w = Fn.inv(s);
+    const R = mulPublic(NoblePoint.BASE, Fn.mul(e, w)).add(mulPublic(fromP(publicKey), Fn.mul(r, w)));
+    if (R.is0()) return false;
+    return Fn.create(R.toAffine().x) === r;
   },
 };
