@@ -158,3 +158,32 @@ export class TooLargeError extends ThreshError {
     super(`${field}: ${actual} is over the limit of ${limit}`);
   }
 }
+
+/** A message or stored object of a major version this code does not speak. */
+export class UnsupportedVersionError extends ThreshError {
+  override readonly name = 'UnsupportedVersionError';
+  readonly code = 'ERR_UNSUPPORTED_VERSION';
+  constructor(
+    readonly tag: string,
+    readonly major: number,
+  ) {
+    super(`${tag}: unsupported major version ${major} (this build speaks ${1})`);
+  }
+}
+
+/** A key file opened with the wrong passphrase (the AEAD check value did not match). */
+export class WrongPassphraseError extends ThreshError {
+  override readonly name = 'WrongPassphraseError';
+  readonly code = 'ERR_WRONG_PASSPHRASE';
+}
+
+/** A key file whose bytes are damaged (its checksum does not match), as opposed to a wrong passphrase. */
+export class CorruptKeyFileError extends ThreshError {
+  override readonly name = 'CorruptKeyFileError';
+  readonly code = 'ERR_CORRUPT_KEY_FILE';
+}
+
+/** Every error of this package, by code: for decoding error replies that crossed the wire. */
+export function isThreshError(e: unknown): e is ThreshError {
+  return e instanceof ThreshError;
+}
