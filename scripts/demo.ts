@@ -27,14 +27,18 @@ const message = new TextEncoder().encode('Q3 revenue: up 12%. Do not forward.');
 say(`thresh PRE demo (curve backend: ${curveBackendName()})\n`);
 let t0 = performance.now();
 const [capsule, ciphertext] = encrypt(owner.publicKey(), message);
-say(`1. owner encrypts ${message.length} bytes -> capsule (${capsule.toBytes().length} B) + ciphertext (${ciphertext.length} B)   ${ms(t0)}`);
+say(
+  `1. owner encrypts ${message.length} bytes -> capsule (${capsule.toBytes().length} B) + ciphertext (${ciphertext.length} B)   ${ms(t0)}`,
+);
 
 t0 = performance.now();
 const kfrags = generateKFrags(owner, reader.publicKey(), ownerSigner, 3, 5, false, true);
 say(`2. owner splits a re-encryption key for the reader into 5 kfrags, any 3 suffice   ${ms(t0)}`);
 
 t0 = performance.now();
-const nodes = kfrags.map((k) => KeyFrag.fromBytes(k.toBytes()).verify(ownerSigner.verifyingKey(), null, reader.publicKey()));
+const nodes = kfrags.map((k) =>
+  KeyFrag.fromBytes(k.toBytes()).verify(ownerSigner.verifyingKey(), null, reader.publicKey()),
+);
 say(`3. each of 5 nodes receives its kfrag and verifies the owner's signature   ${ms(t0)}`);
 
 t0 = performance.now();

@@ -76,7 +76,12 @@ for (const backend of availableBackends()) {
     });
 
     it('secret keys: zero, n, too long, too short are DecodeErrors', () => {
-      for (const bad of [new Uint8Array(32), be32(N - 1n).map((x, i) => (i === 31 ? x + 1 : x)), new Uint8Array(33), new Uint8Array(31)]) {
+      for (const bad of [
+        new Uint8Array(32),
+        be32(N - 1n).map((x, i) => (i === 31 ? x + 1 : x)),
+        new Uint8Array(33),
+        new Uint8Array(31),
+      ]) {
         expect(() => SecretKey.fromBEBytes(bad)).toThrow(DecodeError);
       }
       expect(SecretKey.fromBEBytes(be32(N - 1n)).toBEBytes()).toEqual(be32(N - 1n));
@@ -111,7 +116,10 @@ for (const backend of availableBackends()) {
       zeroR.fill(0, 0, 32);
       expect(() => Signature.fromBEBytes(zeroR)).toThrow(DecodeError);
       const bigS = b.slice();
-      bigS.set(be32(N - 1n).map(() => 0xff), 32);
+      bigS.set(
+        be32(N - 1n).map(() => 0xff),
+        32,
+      );
       expect(() => Signature.fromBEBytes(bigS)).toThrow(DecodeError);
       expect(() => Signature.fromBEBytes(b.subarray(0, 63))).toThrow(DecodeError);
       expect(() => Signature.fromDerBytes(new Uint8Array([0x30, 0x01, 0x00]))).toThrow(DecodeError);
@@ -124,9 +132,11 @@ for (const backend of availableBackends()) {
     it('capsules: every truncation, a trailing byte and a flipped bit in every byte are DecodeErrors', () => {
       const bytes = f.capsule.toBytes();
       expect(bytes.length).toBe(105);
-      for (let n = 0; n < bytes.length; n++) expect(() => Capsule.fromBytes(bytes.subarray(0, n))).toThrow(DecodeError);
+      for (let n = 0; n < bytes.length; n++)
+        expect(() => Capsule.fromBytes(bytes.subarray(0, n))).toThrow(DecodeError);
       expect(() => Capsule.fromBytes(Uint8Array.of(...bytes, 0))).toThrow(DecodeError);
-      for (let i = 0; i < bytes.length; i++) expect(outcome(() => Capsule.fromBytes(flipBit(bytes, i)))).toBe('DecodeError');
+      for (let i = 0; i < bytes.length; i++)
+        expect(outcome(() => Capsule.fromBytes(flipBit(bytes, i)))).toBe('DecodeError');
     });
 
     it('kfrags: a flipped bit anywhere is caught at parse, at verify, or (signature_for_receiver) at cfrag verify', () => {
@@ -148,9 +158,12 @@ for (const backend of availableBackends()) {
         counts[result] = (counts[result] ?? 0) + 1;
       }
       expect(Object.keys(counts).sort()).toEqual(
-        ['CapsuleFragVerificationError', 'DecodeError', 'KeyFragVerificationError'].filter((k) => k in counts).sort(),
+        ['CapsuleFragVerificationError', 'DecodeError', 'KeyFragVerificationError']
+          .filter((k) => k in counts)
+          .sort(),
       );
-      for (let n = 0; n < bytes.length; n += 7) expect(() => KeyFrag.fromBytes(bytes.subarray(0, n))).toThrow(DecodeError);
+      for (let n = 0; n < bytes.length; n += 7)
+        expect(() => KeyFrag.fromBytes(bytes.subarray(0, n))).toThrow(DecodeError);
     });
 
     it('kfrags: a wrong U in the params is rejected', () => {
@@ -168,7 +181,9 @@ for (const backend of availableBackends()) {
       expect(() => k.verify(f.vk, null, null)).toThrow(/receiving-key|receiving key/);
       const both = generateKFrags(f.alice, f.bob.publicKey(), f.signer, 1, 1, true, true)[0].unverify();
       expect(() => both.verify(f.vk, null, f.bob.publicKey())).toThrow(KeyFragVerificationError);
-      expect(() => both.verify(f.vk, f.carol.publicKey(), f.bob.publicKey())).toThrow(KeyFragVerificationError);
+      expect(() => both.verify(f.vk, f.carol.publicKey(), f.bob.publicKey())).toThrow(
+        KeyFragVerificationError,
+      );
       expect(both.verify(f.vk, f.alice.publicKey(), f.bob.publicKey()).toBytes()).toEqual(both.toBytes());
     });
 
@@ -198,27 +213,30 @@ for (const backend of availableBackends()) {
     it('combining: too few, none, repeated, mixed policies, wrong reader each give their typed error', () => {
       const { bob, alice, capsule, ciphertext, cfrags } = f;
       const pkA = alice.publicKey();
-      const run = (cs: typeof cfrags, sk = bob) => outcome(() => decryptReencrypted(sk, pkA, capsule, cs, ciphertext));
+      const run = (cs: typeof cfrags, sk = bob) =>
+        outcome(() => decryptReencrypted(sk, pkA, capsule, cs, ciphertext));
       expect(run(cfrags.slice(0, 3))).toBe('ok');
       expect(run(cfrags)).toBe('ok');
       expect(run(cfrags.slice(0, 2))).toBe('OpenReencryptedError');
       expect(() => decryptReencrypted(bob, pkA, capsule, [], ciphertext)).toThrow(/no-cfrags|no capsule/);
-      expect(() => decryptReencrypted(bob, pkA, capsule, [cfrags[0], cfrags[0], cfrags[1]], ciphertext)).toThrow(
-        OpenReencryptedError,
-      );
+      expect(() =>
+        decryptReencrypted(bob, pkA, capsule, [cfrags[0], cfrags[0], cfrags[1]], ciphertext),
+      ).toThrow(OpenReencryptedError);
       const otherPolicy = generateKFrags(alice, bob.publicKey(), f.signer, 3, 5, false, true).map((k) =>
         reencrypt(capsule, k),
       );
-      expect(() => decryptReencrypted(bob, pkA, capsule, [...cfrags.slice(0, 2), otherPolicy[0]], ciphertext)).toThrow(
-        /mismatched|different key fragment sets/,
-      );
+      expect(() =>
+        decryptReencrypted(bob, pkA, capsule, [...cfrags.slice(0, 2), otherPolicy[0]], ciphertext),
+      ).toThrow(/mismatched|different key fragment sets/);
       expect(run(cfrags.slice(0, 3), f.carol)).toBe('OpenReencryptedError');
       const tampered = ciphertext.slice();
       tampered[tampered.length - 1] ^= 1;
-      expect(() => decryptReencrypted(bob, pkA, capsule, cfrags.slice(0, 3), tampered)).toThrow(DecryptionError);
-      expect(() => decryptReencrypted(bob, pkA, capsule, cfrags.slice(0, 3), tampered.subarray(0, 39))).toThrow(
+      expect(() => decryptReencrypted(bob, pkA, capsule, cfrags.slice(0, 3), tampered)).toThrow(
         DecryptionError,
       );
+      expect(() =>
+        decryptReencrypted(bob, pkA, capsule, cfrags.slice(0, 3), tampered.subarray(0, 39)),
+      ).toThrow(DecryptionError);
     });
 
     it('unverified fragments and wrong argument types are InvalidArgumentErrors', () => {
@@ -230,48 +248,73 @@ for (const backend of availableBackends()) {
       expect(() => reencrypt(capsule, kfrags[0].unverify() as unknown as (typeof kfrags)[0])).toThrow(
         InvalidArgumentError,
       );
-      expect(() => generateKFrags(alice, bob.publicKey(), f.signer, 0, 5, false, true)).toThrow(InvalidArgumentError);
-      expect(() => generateKFrags(alice, bob.publicKey(), f.signer, 4, 3, false, true)).toThrow(InvalidArgumentError);
+      expect(() => generateKFrags(alice, bob.publicKey(), f.signer, 0, 5, false, true)).toThrow(
+        InvalidArgumentError,
+      );
+      expect(() => generateKFrags(alice, bob.publicKey(), f.signer, 4, 3, false, true)).toThrow(
+        InvalidArgumentError,
+      );
       expect(() => encrypt(alice.publicKey(), 'text' as unknown as Uint8Array)).toThrow(InvalidArgumentError);
       expect(() => decryptOriginal(bob, capsule, ciphertext)).toThrow(DecryptionError);
     });
 
     it('random bytes only ever give typed errors (fast-check)', () => {
-      const parsers = [Capsule.fromBytes, KeyFrag.fromBytes, CapsuleFrag.fromBytes, PublicKey.fromCompressedBytes, Signature.fromBEBytes, Signature.fromDerBytes, SecretKey.fromBEBytes];
+      const parsers = [
+        Capsule.fromBytes,
+        KeyFrag.fromBytes,
+        CapsuleFrag.fromBytes,
+        PublicKey.fromCompressedBytes,
+        Signature.fromBEBytes,
+        Signature.fromDerBytes,
+        SecretKey.fromBEBytes,
+      ];
       fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 400 }), fc.integer({ min: 0, max: parsers.length - 1 }), (bytes, i) => {
-          outcome(() => parsers[i](bytes));
-        }),
+        fc.property(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.integer({ min: 0, max: parsers.length - 1 }),
+          (bytes, i) => {
+            outcome(() => parsers[i](bytes));
+          },
+        ),
         { numRuns: 300 },
       );
       // Mutations of valid encodings: any byte set to any value.
       const valid = [f.capsule.toBytes(), f.kfrags[0].toBytes(), f.cfrags[0].toBytes()];
       const decode = [Capsule.fromBytes, KeyFrag.fromBytes, CapsuleFrag.fromBytes];
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (k, pos, v) => {
-          const b = valid[k].slice();
-          b[pos % b.length] = v;
-          outcome(() => decode[k](b));
-        }),
+        fc.property(
+          fc.integer({ min: 0, max: 2 }),
+          fc.nat(),
+          fc.integer({ min: 0, max: 255 }),
+          (k, pos, v) => {
+            const b = valid[k].slice();
+            b[pos % b.length] = v;
+            outcome(() => decode[k](b));
+          },
+        ),
         { numRuns: 300 },
       );
     });
 
     it('encode/decode round trips (fast-check over keys and plaintexts)', () => {
       fc.assert(
-        fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 64 }), (seed, pt) => {
-          const bad = seed.every((x) => x === 0) || BigInt(`0x${Buffer.from(seed).toString('hex')}`) >= N;
-          fc.pre(!bad);
-          const sk = SecretKey.fromBEBytes(seed);
-          expect(SecretKey.fromBEBytes(sk.toBEBytes()).toBEBytes()).toEqual(seed);
-          const pk = PublicKey.fromCompressedBytes(sk.publicKey().toCompressedBytes());
-          expect(pk.equals(sk.publicKey())).toBe(true);
-          const [capsule, ct] = encrypt(pk, pt);
-          const again = Capsule.fromBytes(capsule.toBytes());
-          expect(again.equals(capsule)).toBe(true);
-          expect(again.toBytesSimple()).toEqual(capsule.toBytesSimple());
-          expect(decryptOriginal(sk, again, ct)).toEqual(pt);
-        }),
+        fc.property(
+          fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          fc.uint8Array({ maxLength: 64 }),
+          (seed, pt) => {
+            const bad = seed.every((x) => x === 0) || BigInt(`0x${Buffer.from(seed).toString('hex')}`) >= N;
+            fc.pre(!bad);
+            const sk = SecretKey.fromBEBytes(seed);
+            expect(SecretKey.fromBEBytes(sk.toBEBytes()).toBEBytes()).toEqual(seed);
+            const pk = PublicKey.fromCompressedBytes(sk.publicKey().toCompressedBytes());
+            expect(pk.equals(sk.publicKey())).toBe(true);
+            const [capsule, ct] = encrypt(pk, pt);
+            const again = Capsule.fromBytes(capsule.toBytes());
+            expect(again.equals(capsule)).toBe(true);
+            expect(again.toBytesSimple()).toEqual(capsule.toBytesSimple());
+            expect(decryptOriginal(sk, again, ct)).toEqual(pt);
+          },
+        ),
         { numRuns: backend === 'native' ? 40 : 8 },
       );
       const k = f.kfrags[1];

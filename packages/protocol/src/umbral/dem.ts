@@ -1,12 +1,12 @@
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { AEAD_XCHACHA20_POLY1305, getAead } from '../aead/index.js';
 import { DecryptionError } from '../errors.js';
 import { draw, type Rng } from './rng.js';
 
 /**
  * Umbral's DEM (UMBRAL.md "DEM"): key = HKDF-SHA256(compressed shared point, no salt, empty
- * info); XChaCha20-Poly1305 with a random 24-byte nonce prepended; AAD = capsule simple bytes.
+ * info); XChaCha20-Poly1305 (the platform AEAD: node:crypto on Node) with a random 24-byte nonce prepended; AAD = capsule simple bytes.
  */
 const NONCE = 24;
 const TAG = 16;
@@ -23,7 +23,7 @@ export function demEncrypt(
 ): Uint8Array {
   const key = demKey(keySeed);
   const nonce = draw(rng, NONCE);
-  const sealed = xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
+  const sealed = getAead(AEAD_XCHACHA20_POLY1305).seal(key, nonce, plaintext, aad);
   key.fill(0);
   const out = new Uint8Array(NONCE + sealed.length);
   out.set(nonce);
@@ -39,7 +39,12 @@ export function demDecrypt(keySeed: Uint8Array, ciphertext: Uint8Array, aad: Uin
   }
   const key = demKey(keySeed);
   try {
-    return xchacha20poly1305(key, ciphertext.subarray(0, NONCE), aad).decrypt(ciphertext.subarray(NONCE));
+    return getAead(AEAD_XCHACHA20_POLY1305).open(
+      key,
+      ciphertext.subarray(0, NONCE),
+      ciphertext.subarray(NONCE),
+      aad,
+    );
   } catch (cause) {
     throw new DecryptionError('decryption failed: wrong key, or the ciphertext or capsule was altered', {
       cause,

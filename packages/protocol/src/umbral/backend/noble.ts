@@ -49,8 +49,10 @@ export const nobleBackend: CurveBackend = {
     if (points.length === 2) {
       const [a, b] = [fromP(points[0]), fromP(points[1])];
       // U and G have tables; a table lookup plus one GLV multiplication beats a joint walk.
-      if (b === U || b === NoblePoint.BASE) return orNull(mulPublic(b, scalars[1]).add(mulPublic(a, scalars[0])));
-      if (a === U || a === NoblePoint.BASE) return orNull(mulPublic(a, scalars[0]).add(mulPublic(b, scalars[1])));
+      if (b === U || b === NoblePoint.BASE)
+        return orNull(mulPublic(b, scalars[1]).add(mulPublic(a, scalars[0])));
+      if (a === U || a === NoblePoint.BASE)
+        return orNull(mulPublic(a, scalars[0]).add(mulPublic(b, scalars[1])));
       return orNull(a.mulAddUnsafe(scalars[0], b, scalars[1])); // Strauss-Shamir with GLV
     }
     return orNull(mulAddUnsafe(NoblePoint, points.map(fromP), scalars));
