@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CapsuleFragVerificationError, DecodeError, InvalidArgumentError } from '../errors.js';
 import { Capsule } from './capsule.js';
-import { bytesEqual, CurvePoint, linearCombination, mulU } from './curve.js';
+import { bytesEqual, CurvePoint, mulU, vanish } from './curve.js';
 import { hashToCfragVerification, kfragSignatureMessage } from './hashing-ds.js';
 import type { VerifiedKeyFrag } from './key-frag.js';
 import { assertPublicKey, type PublicKey } from './keys.js';
@@ -129,10 +129,21 @@ export class CapsuleFrag {
       throw new CapsuleFragVerificationError('signature', 'the kfrag signature in the cfrag does not verify');
     }
     const minusH = F.neg(h);
-    const ok =
-      linearCombination([capsule.e, this.e1], [this.z3, minusH]).equals(this.e2) &&
-      linearCombination([capsule.v, this.v1], [this.z3, minusH]).equals(this.v2) &&
-      linearCombination([u, this.u1], [this.z3, minusH]).equals(this.u2);
+    const minusOne = F.neg(1n);
+    const ok = vanish([
+      [
+        [capsule.e, this.e1, this.e2],
+        [this.z3, minusH, minusOne],
+      ],
+      [
+        [capsule.v, this.v1, this.v2],
+        [this.z3, minusH, minusOne],
+      ],
+      [
+        [u, this.u1, this.u2],
+        [this.z3, minusH, minusOne],
+      ],
+    ]);
     if (!ok)
       throw new CapsuleFragVerificationError(
         'proof',

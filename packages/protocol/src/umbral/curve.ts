@@ -109,6 +109,27 @@ export function linearCombination(points: CurvePoint[], scalars: bigint[]): Curv
   return CurvePoint.fromHandle(b, b.linearCombination(handles, ks));
 }
 
+/**
+ * True when z_1*P_1 + ... = identity for every equation given as [points, scalars] (public
+ * scalars). The backend may batch them with random weights.
+ */
+export function vanish(equations: [CurvePoint[], bigint[]][]): boolean {
+  const b = backend();
+  const eqs = equations.map(([points, scalars]) => {
+    const ps: Point[] = [];
+    const ks: bigint[] = [];
+    points.forEach((p, i) => {
+      const h = p.handle(b);
+      if (h !== null && scalars[i] !== 0n) {
+        ps.push(h);
+        ks.push(scalars[i]);
+      }
+    });
+    return { points: ps, scalars: ks };
+  });
+  return b.combinationsVanish(eqs);
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;

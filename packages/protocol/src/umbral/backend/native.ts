@@ -64,6 +64,17 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
       }
       return combine(terms);
     },
+    combinationsVanish(equations) {
+      for (const { points, scalars } of equations) {
+        const terms: Uint8Array[] = [];
+        for (let i = 0; i < points.length; i++) {
+          const t = mul(fromP(points[i]), scalars[i]);
+          if (t !== null) terms.push(fromP(t));
+        }
+        if (combine(terms) !== null) return false;
+      }
+      return true;
+    },
     equals(a, b) {
       if (a === null || b === null) return a === b;
       const x = fromP(a);

@@ -1,5 +1,7 @@
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
+import { _splitEndoScalar } from '@noble/curves/abstract/weierstrass.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { U_BYTES } from '../params-constants.js';
 import { bytesToBigInt } from '../scalar.js';
 import type { CurveBackend, Point } from './types.js';
@@ -18,6 +20,48 @@ const mulPublic = (p: NP, k: bigint): NP => (k === 0n ? NoblePoint.ZERO : p.mult
 // Fixed-window tables for the two generators: G's is built by noble, U's here (8-bit windows).
 const U = NoblePoint.fromBytes(U_BYTES);
 U.precompute(8, false);
+
+// GLV (secp256k1's endomorphism psi(x, y) = (beta*x, y) = lambda*P): a full scalar k splits
+// into two ~128-bit halves on P and psi(P), halving the shared doubling chain of a joint walk.
+// The basis is secp256k1's published one (as in noble's own secp256k1 definition).
+const BETA = BigInt('0x7ae96a2b657c07106e64479eac3434e99cf0497512f58995c1396c28719501ee');
+const GLV_BASIS: [[bigint, bigint], [bigint, bigint]] = [
+  [BigInt('0x3086d221a7d46bcde86c90e49284eb15'), -BigInt('0xe4437ed6010e88286f547fa90abfe4c3')],
+  [BigInt('0x114ca50f7a8e2f3f657c1108d9d44cfd8'), BigInt('0x3086d221a7d46bcde86c90e49284eb15')],
+];
+const HALF_BITS = 1n << 128n;
+const psi = (p: NP): NP => new NoblePoint(NoblePoint.Fp.mul(p.X, BETA), p.Y, p.Z);
+
+/** Appends k*P to a joint walk as short scalars: negation folded into P, GLV when k is long. */
+function pushGlv(points: NP[], scalars: bigint[], p: NP, k: bigint): void {
+  if (k === 0n) return;
+  if (k > HALF_ORDER) {
+    p = p.negate();
+    k = Fn.ORDER - k;
+  }
+  if (k < HALF_BITS) {
+    points.push(p);
+    scalars.push(k);
+    return;
+  }
+  const { k1neg, k1, k2neg, k2 } = _splitEndoScalar(k, GLV_BASIS, Fn.ORDER);
+  const q = psi(p);
+  if (k1 !== 0n) {
+    points.push(k1neg ? p.negate() : p);
+    scalars.push(k1);
+  }
+  if (k2 !== 0n) {
+    points.push(k2neg ? q.negate() : q);
+    scalars.push(k2);
+  }
+}
+
+function randomWeight(): bigint {
+  for (;;) {
+    const w = bytesToBigInt(randomBytes(16));
+    if (w !== 0n) return w;
+  }
+}
 
 export const nobleBackend: CurveBackend = {
   name: 'noble',
@@ -57,6 +101,17 @@ export const nobleBackend: CurveBackend = {
     }
     return orNull(mulAddUnsafe(NoblePoint, points.map(fromP), scalars));
   },
+  combinationsVanish(equations) {
+    const points: NP[] = [];
+    const scalars: bigint[] = [];
+    equations.forEach((eq, i) => {
+      // The first equation keeps weight 1; the others get independent random 128-bit weights.
+      const rho = i === 0 ? 1n : randomWeight();
+      for (let j = 0; j < eq.points.length; j++)
+        pushGlv(points, scalars, fromP(eq.points[j]), Fn.mul(eq.scalars[j], rho));
+    });
+    return points.length === 0 || mulAddUnsafe(NoblePoint, points, scalars).is0();
+  },
   equals(a, b) {
     if (a === null || b === null) return a === b;
     return fromP(a).equals(fromP(b));
@@ -73,7 +128,11 @@ export const nobleBackend: CurveBackend = {
     if (r === 0n || r >= Fn.ORDER || s === 0n || s > HALF_ORDER) return false;
     const e = Fn.create(bytesToBigInt(digest));
     const w = Fn.inv(s);
-    const R = mulPublic(NoblePoint.BASE, Fn.mul(e, w)).add(mulPublic(fromP(publicKey), Fn.mul(r, w)));
+    const points: NP[] = [];
+    const scalars: bigint[] = [];
+    pushGlv(points, scalars, NoblePoint.BASE, Fn.mul(e, w));
+    pushGlv(points, scalars, fromP(publicKey), Fn.mul(r, w));
+    const R = mulAddUnsafe(NoblePoint, points, scalars);
     if (R.is0()) return false;
     return Fn.create(R.toAffine().x) === r;
   },

@@ -14,6 +14,11 @@ declare const pointBrand: unique symbol;
 /** A point in one backend's own representation. Never mix handles of two backends. */
 export type Point = { readonly [pointBrand]: true };
 
+export interface LinearEquation {
+  points: Point[];
+  scalars: bigint[];
+}
+
 export interface CurveBackend {
   readonly name: BackendName;
   /** Decodes a 33-byte compressed SEC1 point; undefined if it is not a valid curve point. */
@@ -30,6 +35,12 @@ export interface CurveBackend {
   negate(p: Point | null): Point | null;
   /** sum of scalars[i]*points[i], all scalars public (variable time; multi-scalar where it pays). */
   linearCombination(points: Point[], scalars: bigint[]): Point | null;
+  /**
+   * True when every equation's combination sum(scalars[i] * points[i]) is the identity. All
+   * scalars are public. A backend may check them one by one or as one random-weighted batch
+   * (a false "true" then has probability about 2^-128).
+   */
+  combinationsVanish(equations: LinearEquation[]): boolean;
   equals(a: Point | null, b: Point | null): boolean;
   /** ECDSA over a 32-byte digest, RFC 6979 nonce hedged with `hedge` (32 bytes), low-S, r||s. */
   sign(digest: Uint8Array, secretKey: Uint8Array, hedge: Uint8Array): Uint8Array;
