@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'ERR_TOO_LARGE'
   | 'ERR_WRONG_PASSPHRASE'
   | 'ERR_CORRUPT_KEY_FILE'
-  | 'ERR_BACKEND_UNAVAILABLE';
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_EXPIRED'
+  | 'ERR_NOT_YET_VALID';
 
 export abstract class ThreshError extends Error {
   abstract readonly code: ErrorCode;
@@ -186,4 +188,30 @@ export class CorruptKeyFileError extends ThreshError {
 /** Every error of this package, by code: for decoding error replies that crossed the wire. */
 export function isThreshError(e: unknown): e is ThreshError {
   return e instanceof ThreshError;
+}
+
+/** A record or policy past its expiry (judged by the local clock). */
+export class ExpiredError extends ThreshError {
+  override readonly name = 'ExpiredError';
+  readonly code = 'ERR_EXPIRED';
+  constructor(
+    readonly field: string,
+    readonly expiry: number,
+    readonly now: number,
+  ) {
+    super(`${field}: expired at ${expiry} (now ${now})`);
+  }
+}
+
+/** A record whose not-before lies further ahead than the allowed clock skew. */
+export class NotYetValidError extends ThreshError {
+  override readonly name = 'NotYetValidError';
+  readonly code = 'ERR_NOT_YET_VALID';
+  constructor(
+    readonly field: string,
+    readonly notBefore: number,
+    readonly now: number,
+  ) {
+    super(`${field}: not valid before ${notBefore} (now ${now})`);
+  }
 }
