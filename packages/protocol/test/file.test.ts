@@ -4,12 +4,14 @@ import {
   collect,
   decryptFileBody,
   encryptFile,
+  encryptFileAsWriter,
   levelIndex,
   readFileHeader,
   unwrapDekAsOwner,
   unwrapDekWithCfrags,
   unwrapDekWithLevelKey,
 } from '../src/file/file.js';
+import { FileHeaderType, preamble } from '../src/file/header.js';
 import {
   Capsule,
   CapsuleFrag,
@@ -22,6 +24,7 @@ import {
   ThreshError,
 } from '../src/index.js';
 import { pathKey } from '../src/pathkeys.js';
+import { issueDirKey } from '../src/records/dir-key.js';
 
 const owner = Identity.generate();
 const reader = Identity.generate();
@@ -82,9 +85,9 @@ describe('encrypted files', () => {
     const h = await readFileHeader([file]);
     for (const [depth, prefix] of ['/', '/team', '/team/reports', '/team/reports/q3.pdf'].entries()) {
       const dek = unwrapDekWithLevelKey(h.header, levelIndex(h.header, depth), pathKey(owner, prefix, 3));
-      expect(await collect(decryptFileBody(h.header, dek, [file.subarray(12 + h.header.bytes.length)]))).toEqual(
-        plain,
-      );
+      expect(
+        await collect(decryptFileBody(h.header, dek, [file.subarray(12 + h.header.bytes.length)])),
+      ).toEqual(plain);
     }
     // A key of another epoch does not open it.
     expect(() => unwrapDekWithLevelKey(h.header, 1, pathKey(owner, '/team', 0))).toThrow(DecryptionError);
@@ -172,5 +175,65 @@ describe('encrypted files', () => {
     for (let o = 0; o < total; o += piece.length) expected.update(piece);
     expect(n).toBe(total);
     expect(hash.digest()).toEqual(expected.digest());
+  });
+});
+
+describe('writer files', () => {
+  const writer = Identity.generate();
+  const now = Math.floor(Date.now() / 1000);
+  const dirKey = issueDirKey(owner, '/team/inbox', { expiresAt: now + 3600, writer: writer.card });
+
+  async function writeAsWriter(plain: Uint8Array, path = '/team/inbox/data.csv', w = writer) {
+    const f = encryptFileAsWriter(w, dirKey, { path, chunkSize: CHUNK }, pieces(plain));
+    return collect(f.stream);
+  }
+
+  it('opens for the owner and for a reader granted a directory above the writer directory', async () => {
+    const plain = bytesOf(CHUNK + 3);
+    const file = await writeAsWriter(plain);
+    const h = await readFileHeader([file]);
+    expect(h.writerCard?.equals(writer.card)).toBe(true);
+    expect(h.header.body.l.map((l) => l.d)).toEqual([0, 1, 2]);
+    expect(await openAsOwner(file)).toEqual(plain);
+    // A reader granted /team (depth 1) re-encrypts that level's capsule.
+    const levelSk = pathKey(owner, '/team', 0);
+    const kfrags = generateKFrags(levelSk, reader.encryptingKey.publicKey(), owner.signer, 1, 1, false, true);
+    const capsule = Capsule.fromBytes(h.header.body.l[1].c);
+    const cfrag = reencrypt(capsule, kfrags[0]);
+    const dek = unwrapDekWithCfrags(h.header, 1, reader.encryptingKey, levelSk.publicKey(), [cfrag]);
+    expect(await collect(decryptFileBody(h.header, dek, h.body))).toEqual(plain);
+    // Nothing below the writer's directory is in the file.
+    expect(levelIndex(h.header, 3)).toBe(-1);
+  });
+
+  it('refuses paths outside the directory and writers the key was not issued to', async () => {
+    await expect(writeAsWriter(new Uint8Array(1), '/team/other.csv')).rejects.toThrow(InvalidArgumentError);
+    await expect(writeAsWriter(new Uint8Array(1), '/team/inbox/x', Identity.generate())).rejects.toThrow(
+      InvalidArgumentError,
+    );
+  });
+
+  it('rejects, when reading, a writer header that points outside its directory or was signed by someone else', async () => {
+    const good = encryptFileAsWriter(writer, dirKey, { path: '/team/inbox/a' }, [new Uint8Array(0)]);
+    const outside = FileHeaderType.sign(
+      { ...good.header.body, p: '/team/a', l: good.header.body.l },
+      writer.signer,
+    );
+    await expect(readFileHeader([preamble(outside.bytes.length), outside.bytes])).rejects.toThrow(
+      ThreshError,
+    );
+    const stranger = Identity.generate();
+    const forged = FileHeaderType.sign(good.header.body, stranger.signer);
+    await expect(readFileHeader([preamble(forged.bytes.length), forged.bytes])).rejects.toThrow(ThreshError);
+    const wrongEpoch = FileHeaderType.sign(
+      { ...good.header.body, l: good.header.body.l.map((l) => ({ ...l, e: 1 })) },
+      writer.signer,
+    );
+    await expect(readFileHeader([preamble(wrongEpoch.bytes.length), wrongEpoch.bytes])).rejects.toThrow(
+      DecodeError,
+    );
+    expect(
+      (await readFileHeader([preamble(good.header.bytes.length), good.header.bytes])).writerCard,
+    ).toBeDefined();
   });
 });

@@ -1,9 +1,10 @@
 import { type AeadId, DEFAULT_AEAD_ID, getAead } from '../aead/index.js';
-import { DecodeError, InvalidArgumentError, SignatureError } from '../errors.js';
+import { DecodeError, InvalidArgumentError, NotYetValidError, SignatureError } from '../errors.js';
 import { Card } from '../identity/card.js';
 import type { Identity } from '../identity/identity.js';
-import { canonicalPath, pathDepth, pathPrefixes } from '../path.js';
+import { canonicalPath, isAncestorOrSelf, pathDepth, pathPrefixes } from '../path.js';
 import { pathKey } from '../pathkeys.js';
+import { DIR_KEY_CLOCK_SKEW_SECONDS, type VerifiedDirKey, verifyDirKey } from '../records/dir-key.js';
 import { Capsule } from '../umbral/capsule.js';
 import type { VerifiedCapsuleFrag } from '../umbral/capsule-frag.js';
 import { bytesEqual } from '../umbral/curve.js';
@@ -148,16 +149,6 @@ export function encryptFile(owner: Identity, opts: EncryptOptions, source: ByteS
   return { header, stream: fileStream(header, dek, source) };
 }
 
-/** What a writer needs from a verified directory-key record. */
-export interface WriterGrant {
-  ownerCard: Card;
-  directory: string;
-  /** Root to directory, as in the record. */
-  levels: LevelPublicKey[];
-  /** The signed record's bytes, carried in the header. */
-  recordBytes: Uint8Array;
-}
-
 /**
  * Encrypts as a writer holding an owner-signed directory key: the file gets capsules for the
  * levels from the root to the directory only (a writer has no keys below it), so grants on
@@ -165,20 +156,21 @@ export interface WriterGrant {
  */
 export function encryptFileAsWriter(
   writer: Identity,
-  grant: WriterGrant,
+  dirKey: VerifiedDirKey,
   opts: EncryptOptions,
   source: ByteSource,
 ): EncryptedFile {
   const path = canonicalPath(opts.path);
-  const prefixes = pathPrefixes(path);
-  const dirDepth = pathDepth(grant.directory);
-  if (prefixes[dirDepth] !== grant.directory) {
-    throw new InvalidArgumentError('path', `${path} is not under the writer's directory ${grant.directory}`);
+  if (!isAncestorOrSelf(dirKey.directory, path)) {
+    throw new InvalidArgumentError('path', `${path} is not under the writer's directory ${dirKey.directory}`);
   }
-  const levels = grant.levels.filter((l) => l.depth >= (opts.fromDepth ?? 0));
+  if (!dirKey.allowsWriter(writer.card)) {
+    throw new InvalidArgumentError('writer', 'this directory key was issued to another writer');
+  }
+  const levels = dirKey.levels.filter((l) => l.depth >= (opts.fromDepth ?? 0));
   if (levels.length === 0) throw new InvalidArgumentError('fromDepth', 'leaves no level to encrypt to');
-  const { header, dek } = sealHeader(writer, grant.ownerCard, path, levels, opts, {
-    dirKeyRecord: grant.recordBytes,
+  const { header, dek } = sealHeader(writer, dirKey.owner, path, [...levels], opts, {
+    dirKeyRecord: dirKey.bytes,
   });
   return { header, stream: fileStream(header, dek, source) };
 }
@@ -193,14 +185,40 @@ export interface OpenedHeader {
 }
 
 /**
- * Reads and checks the preamble and header. Owner files: the owner card's key must have
- * signed. Writer files: `verifyWriter` (the directory-key verifier) must accept the record for
- * this owner and path, and the writer card in the header must have signed.
+ * Checks a writer file's directory-key record against its header: signed by the file's owner,
+ * valid when the file says it was written (a file outlives its record's expiry; a date more
+ * than the clock skew ahead of `now` is refused), the path under the directory, the writer
+ * allowed, and every level's depth and epoch those of the record.
  */
-export async function readFileHeader(
-  source: ByteSource,
-  verifyWriter?: (recordBytes: Uint8Array, ownerCard: Card, path: string, header: FileHeaderBody) => void,
-): Promise<OpenedHeader> {
+export function verifyWriterHeader(header: FileHeaderBody, ownerCard: Card, now: number): VerifiedDirKey {
+  if (!header.w) throw new InvalidArgumentError('header', 'not a writer file');
+  if (header.t > now + DIR_KEY_CLOCK_SKEW_SECONDS) {
+    throw new NotYetValidError('file-header.t', header.t, now);
+  }
+  const dirKey = verifyDirKey(header.w.r, { owner: ownerCard, now: header.t });
+  if (!isAncestorOrSelf(dirKey.directory, header.p)) {
+    throw new SignatureError(
+      `file-header: ${header.p} is outside the writer's directory ${dirKey.directory}`,
+    );
+  }
+  if (!dirKey.allowsWriter(Card.fromBytes(header.w.c))) {
+    throw new SignatureError('file-header: the directory key was issued to another writer');
+  }
+  for (const l of header.l) {
+    const expected = dirKey.levels.find((d) => d.depth === l.d);
+    if (!expected || expected.epoch !== l.e) {
+      throw new DecodeError('file-header.l', `level ${l.d} is not one of the directory key's levels`);
+    }
+  }
+  return dirKey;
+}
+
+/**
+ * Reads and checks the preamble and header. Owner files: the owner card's key must have
+ * signed. Writer files: the directory-key record must check out (verifyWriterHeader) and the
+ * writer card in the header must have signed.
+ */
+export async function readFileHeader(source: ByteSource, opts: { now?: number } = {}): Promise<OpenedHeader> {
   const reader = new StreamReader(source);
   const pre = await reader.read(PREAMBLE_BYTES);
   const len = parsePreamble(pre);
@@ -210,8 +228,7 @@ export async function readFileHeader(
   const ownerCard = Card.fromBytes(header.body.o);
   let writerCard: Card | undefined;
   if (header.body.w) {
-    if (!verifyWriter) throw new SignatureError('a writer file needs a directory-key verifier to be opened');
-    verifyWriter(header.body.w.r, ownerCard, header.body.p, header.body);
+    verifyWriterHeader(header.body, ownerCard, opts.now ?? Math.floor(Date.now() / 1000));
     writerCard = Card.fromBytes(header.body.w.c);
     header.assertSignedBy(writerCard.signingKey);
   } else {
