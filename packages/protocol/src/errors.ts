@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'ERR_CORRUPT_KEY_FILE'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_EXPIRED'
-  | 'ERR_NOT_YET_VALID';
+  | 'ERR_NOT_YET_VALID'
+  | 'ERR_RECORD_MISMATCH';
 
 export abstract class ThreshError extends Error {
   abstract readonly code: ErrorCode;
@@ -213,5 +214,20 @@ export class NotYetValidError extends ThreshError {
     readonly now: number,
   ) {
     super(`${field}: not valid before ${notBefore} (now ${now})`);
+  }
+}
+
+/**
+ * A well-formed, correctly signed record that does not fit its context: another policy,
+ * another node, another reader, a node the policy does not name.
+ */
+export class RecordMismatchError extends ThreshError {
+  override readonly name = 'RecordMismatchError';
+  readonly code = 'ERR_RECORD_MISMATCH';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
   }
 }

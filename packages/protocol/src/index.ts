@@ -24,4 +24,5 @@ export * from './identity/keyfile.js';
 export * from './path.js';
 export * from './pathkeys.js';
 export * from './records/dir-key.js';
+export * from './records/index.js';
 export * from './umbral/index.js';

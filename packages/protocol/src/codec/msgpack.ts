@@ -26,7 +26,8 @@ export function unpack(bytes: Uint8Array, what: string, maxBytes: number): unkno
   if (bytes.length > maxBytes) throw new TooLargeError(what, maxBytes, bytes.length);
   if (bytes.length === 0) throw new DecodeError(what, 'empty input');
   try {
-    return packr.unpack(bytes);
+    // A fresh view: msgpackr caches a `dataView` property on the array it is given.
+    return packr.unpack(bytes.subarray(0));
   } catch (cause) {
     // msgpackr throws plain Errors (and RangeError on absurd nesting): wrap them all.
     throw new DecodeError(what, `malformed MessagePack: ${(cause as Error)?.message ?? String(cause)}`, {
