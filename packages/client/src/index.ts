@@ -1,1 +1,6 @@
-export {};
+/**
+ * @thresh/client: the library apps use (owner, reader, writer) and the outbound network code
+ * (transports, node selection, fan-out). The node daemon uses it for its own outbound work.
+ */
+export * from './transport/errors.js';
+export * from './transport/libp2p/index.js';
