@@ -26,3 +26,4 @@ export * from './pathkeys.js';
 export * from './records/dir-key.js';
 export * from './records/index.js';
 export * from './umbral/index.js';
+export * from './wire/index.js';
