@@ -9,14 +9,7 @@
  * await pool.stop();
  * ```
  */
+export type { ReencryptItem, ReencryptItemError, ReencryptResult } from './batch.js';
 export { CryptoPoolError, type CryptoPoolErrorReason } from './errors.js';
-export {
-  CryptoPool,
-  type CryptoPoolInit,
-  type CryptoPoolLog,
-  type CryptoPoolStats,
-  MAX_WORKERS,
-  type ReencryptItem,
-  type ReencryptItemError,
-  type ReencryptResult,
-} from './pool.js';
+export { type CryptoPoolInit, type CryptoPoolLog, type CryptoPoolStats, MAX_WORKERS } from './options.js';
+export { CryptoPool } from './pool.js';

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '@libp2p/interface';
 import { type BackendName, curveBackendName, InvalidArgumentError } from '@thresh/protocol';
 import {
   CAPSULE_BYTES,
@@ -8,63 +7,12 @@ import {
   KFRAG_BYTES,
   packItems,
   reencryptPacked,
-  STATUS_BAD_CAPSULE,
-  STATUS_BAD_KFRAG,
-  STATUS_OK,
   unpackResults,
 } from '../../worker/reencrypt-core.mjs';
+import { checkItems, type ReencryptItem, type ReencryptResult, toResult } from './batch.js';
 import { CryptoPoolError } from './errors.js';
+import { type CryptoPoolInit, type CryptoPoolLog, type CryptoPoolStats, MAX_WORKERS } from './options.js';
 
-/** One re-encryption: a 105-byte Umbral capsule and a 310-byte kfrag the node verified when it stored it. */
-export interface ReencryptItem {
-  capsule: Uint8Array;
-  kfrag: Uint8Array;
-}
-
-/**
- * - `BAD_CAPSULE`: the capsule does not parse (wrong length, off-curve point, failed self-check).
- * - `BAD_KFRAG`: the stored kfrag does not parse (a corrupt store; never expected).
- * - `INTERNAL`: the worker running the item crashed, or a bug; the caller can retry.
- */
-export type ReencryptItemError = 'BAD_CAPSULE' | 'BAD_KFRAG' | 'INTERNAL';
-
-/** A 381-byte serialized capsule fragment, or why the item failed. */
-export type ReencryptResult = { cfrag: Uint8Array } | { error: ReencryptItemError };
-
-export type CryptoPoolLog = Pick<Logger, 'error' | 'trace'>;
-
-export interface CryptoPoolInit {
-  /**
-   * Worker threads. 0 runs re-encryption inline on the main thread (tests, tiny deployments).
-   * Default: the number of cores (`os.availableParallelism()`), as the node's `workers` option.
-   */
-  workers?: number;
-  /** Metrics hook, called once per completed non-empty batch with its size and wall time. Default: none. */
-  onBatch?: (size: number, ms: number) => void;
-  /** Component logger (worker crashes, hook failures). Default: silent. */
-  log?: CryptoPoolLog;
-  /**
-   * @internal Tests only: lets `crashWorkerForTests` make a worker exit. The worker ignores the
-   * crash message unless it was spawned with this flag; node options never map to it.
-   */
-  testHooks?: boolean;
-}
-
-export interface CryptoPoolStats {
-  /** Worker threads configured (0: inline). */
-  workers: number;
-  /** Workers loaded and serving (replacements count once their modules loaded). */
-  ready: number;
-  /** Workers running a job. */
-  busy: number;
-  /** Jobs (batch slices) waiting in the per-worker queues. */
-  queuedJobs: number;
-  /** The curve backend each ready worker reported (inline: the main thread's). */
-  backends: BackendName[];
-}
-
-/** Most worker threads one pool runs. */
-export const MAX_WORKERS = 256;
 /** Delay before respawning a worker whose replacement failed to start, doubling up to the max. */
 const RESPAWN_BACKOFF_MS = 100;
 const RESPAWN_BACKOFF_MAX_MS = 5000;
@@ -111,7 +59,7 @@ type FromWorker =
   | { type: 'done'; id: number; buffer: ArrayBuffer }
   | { type: 'failed'; id: number; message: string };
 
-const silent: CryptoPoolLog = { error() {}, trace() {} };
+const silent: CryptoPoolLog = { error() {} };
 
 let postTestExit: (pool: CryptoPool, index: number) => void;
 
@@ -186,13 +134,17 @@ export class CryptoPool {
     try {
       await Promise.all(this.#lanes.map((lane) => this.#spawn(lane)));
     } catch (cause) {
+      // stop() while starting terminates the workers, which fails their start too
       const stoppedMeanwhile = this.#state === 'stopped';
-      await this.#teardown(new CryptoPoolError('worker-start', 'a worker failed to start', { cause }));
-      if (stoppedMeanwhile) throw new CryptoPoolError('stopped', 'the pool was stopped while starting');
-      throw new CryptoPoolError('worker-start', 'a crypto worker failed to start', { cause });
+      const error = stoppedMeanwhile
+        ? new CryptoPoolError('stopped', 'the pool was stopped while starting')
+        : new CryptoPoolError('worker-start', 'a crypto worker failed to start', { cause });
+      await this.#teardown(error);
+      throw error;
     }
-    if (this.#state !== 'starting')
+    if (this.#state !== 'starting') {
       throw new CryptoPoolError('stopped', 'the pool was stopped while starting');
+    }
     this.#state = 'started';
   }
 
@@ -344,7 +296,7 @@ export class CryptoPool {
     try {
       results = unpackResults(reencryptPacked(job.buffer), job.positions.length);
     } catch (e) {
-      this.#log.error('crypto pool: inline job failed - %e', e);
+      this.#log.error({ err: e }, 'crypto pool: inline job failed');
     } finally {
       wipe(job);
     }
@@ -372,7 +324,7 @@ export class CryptoPool {
       try {
         this.#onBatch(batch.size, performance.now() - batch.started);
       } catch (e) {
-        this.#log.error('crypto pool: onBatch hook threw - %e', e);
+        this.#log.error({ err: e }, 'crypto pool: onBatch hook threw');
       }
     }
     batch.resolve(batch.results);
@@ -403,6 +355,7 @@ export class CryptoPool {
   #spawn(lane: Lane): Promise<void> {
     const worker = new Worker(new URL('../../worker/reencrypt-worker.mjs', import.meta.url), {
       workerData: { backend: curveBackendName(), testHooks: this.#testHooks },
+      execArgv: workerExecArgv(process.execArgv),
     });
     lane.worker = worker;
     lane.ready = false;
@@ -427,7 +380,7 @@ export class CryptoPool {
       lastError = e; // 'exit' follows
     });
     worker.on('messageerror', (e) => {
-      this.#log.error('crypto pool: worker %d sent an undecodable message - %e', lane.index, e);
+      this.#log.error({ worker: lane.index, err: e }, 'crypto pool: undecodable message from a worker');
       void worker.terminate();
     });
     worker.on('exit', (code) => {
@@ -450,7 +403,10 @@ export class CryptoPool {
   #onJobMessage(lane: Lane, msg: Extract<FromWorker, { id: number }>): void {
     const job = lane.current;
     if (job === null || job.id !== msg.id) {
-      this.#log.error('crypto pool: worker %d answered job %d, which it was not running', lane.index, msg.id);
+      this.#log.error(
+        { worker: lane.index, job: msg.id },
+        'crypto pool: a worker answered a job it was not running',
+      );
       return;
     }
     let results: ItemResult[] | null = null;
@@ -458,10 +414,13 @@ export class CryptoPool {
       try {
         results = unpackResults(msg.buffer, job.positions.length);
       } catch (e) {
-        this.#log.error('crypto pool: worker %d returned a malformed result - %e', lane.index, e);
+        this.#log.error({ worker: lane.index, err: e }, 'crypto pool: malformed result from a worker');
       }
     } else {
-      this.#log.error('crypto pool: worker %d failed job %d - %s', lane.index, msg.id, msg.message);
+      this.#log.error(
+        { worker: lane.index, job: msg.id, reason: msg.message },
+        'crypto pool: a worker failed a job',
+      );
     }
     this.#complete(lane, job, results);
   }
@@ -477,13 +436,15 @@ export class CryptoPool {
       `worker ${lane.index} exited with code ${code}`,
       { cause },
     );
-    this.#log.error('crypto pool: %s; replacing it - %e', error.message, error);
+    this.#log.error({ worker: lane.index, code, err: error }, 'crypto pool: a worker exited; replacing it');
     const running = lane.current;
     if (running) this.#complete(lane, running, null);
+    // What waited for this worker runs on the others rather than wait for a replacement.
+    this.#redistribute(lane);
     let delay = 0;
     if (!wasReady) {
-      // The replacement itself failed to load: fail what waits for it rather than hold it
-      // through a backoff that may never end (e.g. a broken install).
+      // No other worker, and the replacement itself failed to load: fail what waits for it
+      // rather than hold it through a backoff that may never end (e.g. a broken install).
       for (const job of lane.queue.splice(0)) {
         wipe(job);
         this.#complete(lane, job, null);
@@ -499,6 +460,19 @@ export class CryptoPool {
         // logged by #onExit, which schedules the next attempt
       });
     }, delay);
+  }
+
+  /** Moves `from`'s queued jobs, in order, to the least loaded ready lanes. */
+  #redistribute(from: Lane): void {
+    const others = this.#lanes.filter((l) => l !== from && l.ready);
+    if (others.length === 0) return;
+    for (const job of from.queue.splice(0)) {
+      from.load -= job.positions.length;
+      const to = others.reduce((best, l) => (l.load < best.load ? l : best));
+      to.queue.push(job);
+      to.load += job.positions.length;
+    }
+    for (const lane of others) this.#pump(lane);
   }
 
   #postTestExit(index: number): void {
@@ -517,6 +491,25 @@ export function crashWorkerForTests(pool: CryptoPool, index: number): void {
   postTestExit(pool, index);
 }
 
+/**
+ * The parent's Node flags without the `source` export condition: the workspace packages map
+ * `source` to their TypeScript sources (for vitest, which runs the parent under
+ * `--conditions source`), and the worker is plain JavaScript that must load the built dist/.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    if (arg === '--conditions=source' || arg === '-C=source') continue;
+    if ((arg === '--conditions' || arg === '-C') && execArgv[i + 1] === 'source') {
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
 function newLane(index: number): Lane {
   return {
     index,
@@ -529,29 +522,6 @@ function newLane(index: number): Lane {
     startFailures: 0,
     respawnTimer: undefined,
   };
-}
-
-function checkItems(items: readonly ReencryptItem[]): void {
-  if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'expected an array');
-  for (let i = 0; i < items.length; i++) {
-    const item: unknown = items[i];
-    if (typeof item !== 'object' || item === null) {
-      throw new InvalidArgumentError(`items[${i}]`, 'expected { capsule, kfrag }');
-    }
-    const { capsule, kfrag } = item as Partial<ReencryptItem>;
-    if (!(capsule instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`items[${i}].capsule`, 'expected a Uint8Array');
-    }
-    if (!(kfrag instanceof Uint8Array))
-      throw new InvalidArgumentError(`items[${i}].kfrag`, 'expected a Uint8Array');
-  }
-}
-
-function toResult(r: ItemResult | undefined): ReencryptResult {
-  if (r?.status === STATUS_OK && r.cfrag) return { cfrag: r.cfrag };
-  if (r?.status === STATUS_BAD_CAPSULE) return { error: 'BAD_CAPSULE' };
-  if (r?.status === STATUS_BAD_KFRAG) return { error: 'BAD_KFRAG' };
-  return { error: 'INTERNAL' };
 }
 
 /** Zeroes a job's packed items (they hold kfrag key material) and drops them. */
