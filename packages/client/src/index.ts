@@ -2,5 +2,7 @@
  * @thresh/client: the library apps use (owner, reader, writer) and the outbound network code
  * (transports, node selection, fan-out). The node daemon uses it for its own outbound work.
  */
+
+export * from './dht-records.js';
 export * from './transport/errors.js';
 export * from './transport/libp2p/index.js';

@@ -186,11 +186,21 @@ export class NodeService {
     if (existing && !bytesEqual(existing.ownerSigningKey, ownerKey)) {
       throw new RecordMismatchError('revocation.owner', "not the policy's owner");
     }
+    // Any valid revocation is final: once an id is tombstoned, only its own owner may touch the
+    // tombstone again (otherwise a stranger's revocation would replace it and reopen the id),
+    // and a later revocation never shortens how long it is kept.
+    const prior = await store.getTombstone(body.policy);
+    if (prior && !existing) {
+      const priorOwner = verifyRevocation(prior.revocation, { now: prior.receivedAt }).body.owner;
+      if (!bytesEqual(priorOwner, body.owner)) {
+        throw new RecordMismatchError('revocation.owner', 'this id is revoked by another owner');
+      }
+    }
     await store.putTombstone(
       {
         policyId: body.policy,
         revocation: revocation.bytes,
-        expiry: tombstoneUntil(body, existing?.expiry),
+        expiry: Math.max(tombstoneUntil(body, existing?.expiry), prior?.expiry ?? 0),
         receivedAt: now,
       },
       { sync: true },

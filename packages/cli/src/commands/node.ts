@@ -1,0 +1,174 @@
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initDataDir, type NodeInit, readNodeCard, ThreshNode, writeFileAtomic } from '@thresh/node';
+import type { Command } from 'commander';
+import { CliError, EXIT } from '../errors.js';
+import { defaultNodeDir } from '../home.js';
+import { info, printResult } from '../output.js';
+import { getPassphrase } from '../passphrase.js';
+
+/** The runtime file a running node writes into its data directory (removed when it stops). */
+export const RUNTIME_FILE = 'node.json';
+
+export interface NodeRuntime {
+  pid: number;
+  peerId: string;
+  multiaddrs: string[];
+  http: string | null;
+  started: string;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function networkFlags(o: {
+  listen?: string[];
+  bootstrap?: string[];
+  http?: string;
+  logLevel?: string;
+}): NodeInit {
+  return {
+    listen: o.listen,
+    bootstrap: o.bootstrap,
+    http: o.http === undefined ? undefined : o.http === 'off' ? null : o.http,
+    logLevel: o.logLevel ?? process.env.THRESH_LOG_LEVEL,
+  };
+}
+
+export function registerNodeCommands(program: Command): void {
+  const node = program.command('node').description('run and manage a thresh node');
+
+  node
+    .command('init')
+    .description('create a node data directory: identity (sealed with a passphrase), admin token, config')
+    .option('--data-dir <dir>', 'data directory', defaultNodeDir())
+    .option(
+      '--passphrase-file <file>',
+      'read the passphrase from a file (else THRESH_PASSPHRASE, else a prompt)',
+    )
+    .option(
+      '--generate-passphrase',
+      'generate a passphrase and keep it in the data directory (local clusters)',
+    )
+    .option('--key-file <file>', 'import an existing thresh key file instead of generating an identity')
+    .option('--listen <multiaddr>', 'listen address (repeatable)', collect)
+    .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', collect)
+    .option('--http <host:port>', "HTTP API address, or 'off'")
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      const passphrase = o.generatePassphrase
+        ? undefined
+        : await getPassphrase({
+            passphraseFile: o.passphraseFile,
+            prompt: 'New node passphrase: ',
+            confirm: true,
+          });
+      const keyFile = o.keyFile ? await readFile(o.keyFile, 'utf8') : undefined;
+      const r = await initDataDir(o.dataDir, {
+        passphrase,
+        generatePassphrase: Boolean(o.generatePassphrase),
+        keyFile,
+        config: networkFlags(o),
+      });
+      printResult(
+        o.json,
+        { dataDir: r.dir, card: r.card.toString(), fingerprint: r.card.fingerprint() },
+        () =>
+          [
+            `initialised ${r.dir}`,
+            `node card:   ${r.card.toString()}`,
+            `fingerprint: ${r.card.fingerprint()}`,
+            `next: thresh node start --data-dir ${r.dir}`,
+          ].join('\n'),
+      );
+    });
+
+  node
+    .command('start')
+    .description('run the node in the foreground (SIGINT/SIGTERM stop it gracefully)')
+    .option('--data-dir <dir>', 'data directory', defaultNodeDir())
+    .option(
+      '--passphrase-file <file>',
+      'read the passphrase from a file (else THRESH_PASSPHRASE, else data-dir/passphrase, else a prompt)',
+    )
+    .option('--listen <multiaddr>', 'listen address (repeatable; overrides config.json)', collect)
+    .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable; overrides config.json)', collect)
+    .option('--http <host:port>', "HTTP API address, or 'off' (overrides config.json)")
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--json', 'print the started node as JSON on stdout')
+    .action(async (o) => {
+      const passphrase = await getPassphrase({ passphraseFile: o.passphraseFile, optional: true });
+      const n = await ThreshNode.start({ dataDir: o.dataDir, passphrase, overrides: networkFlags(o) });
+      const runtime: NodeRuntime = {
+        pid: process.pid,
+        peerId: n.peerId,
+        multiaddrs: n.multiaddrs(),
+        http: n.httpUrl ?? null,
+        started: new Date().toISOString(),
+      };
+      await writeFileAtomic(join(o.dataDir, RUNTIME_FILE), `${JSON.stringify(runtime, null, 2)}\n`, 0o644);
+      printResult(o.json, { ...runtime, card: n.card.toString() }, () =>
+        [
+          `node ${n.card.fingerprint()} running (pid ${process.pid})`,
+          `peer id: ${n.peerId}`,
+          ...runtime.multiaddrs.map((m) => `listen:  ${m}`),
+          `http:    ${runtime.http ?? 'off'}`,
+        ].join('\n'),
+      );
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        info(`${signal}: stopping (finishing in-flight requests)`);
+        try {
+          await n.stop();
+          await rm(join(o.dataDir, RUNTIME_FILE), { force: true });
+          process.exit(EXIT.ok);
+        } catch (e) {
+          info(`stop failed: ${(e as Error).message}`);
+          process.exit(EXIT.failure);
+        }
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  node
+    .command('status')
+    .description(
+      'ask a running node (its HTTP API) for its peer id, addresses, peers, policies, uptime, version',
+    )
+    .option('--data-dir <dir>', 'data directory of the node', defaultNodeDir())
+    .option('--url <url>', 'the node HTTP API URL (instead of reading it from the data directory)')
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      let url: string | undefined = o.url;
+      if (!url) {
+        let runtime: NodeRuntime;
+        try {
+          runtime = JSON.parse(await readFile(join(o.dataDir, RUNTIME_FILE), 'utf8')) as NodeRuntime;
+        } catch {
+          const card = await readNodeCard(o.dataDir).catch(() => undefined);
+          throw new CliError(
+            card ? `the node in ${o.dataDir} is not running` : `${o.dataDir} is not a node data directory`,
+            EXIT.failure,
+          );
+        }
+        if (!runtime.http)
+          throw new CliError('that node runs without its HTTP API (--http off)', EXIT.failure);
+        url = runtime.http;
+      }
+      let status: Record<string, unknown>;
+      try {
+        const res = await fetch(new URL('/v1/status', url), { signal: AbortSignal.timeout(5000) });
+        status = (await res.json()) as Record<string, unknown>;
+        if (!res.ok) throw new Error(JSON.stringify(status));
+      } catch (e) {
+        throw new CliError(`cannot reach the node at ${url}: ${(e as Error).message}`, EXIT.network);
+      }
+      printResult(o.json, status, () =>
+        Object.entries(status)
+          .map(([k, v]) => `${k.padEnd(12)} ${Array.isArray(v) ? v.join('\n             ') : String(v)}`)
+          .join('\n'),
+      );
+    });
+}

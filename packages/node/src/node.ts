@@ -1,0 +1,391 @@
+import { join } from 'node:path';
+import { multiaddr } from '@multiformats/multiaddr';
+import {
+  createThreshLibp2p,
+  getRecord,
+  putRecord,
+  request,
+  type ThreshLibp2p,
+  threshDhtNamespaces,
+} from '@thresh/client';
+import {
+  type Card,
+  decodeDhtValue,
+  encodeDhtValue,
+  errorReply,
+  errorReplyFromError,
+  HandoffReply,
+  HandoffRequest,
+  type Identity,
+  type MessageType,
+  makeDhtKey,
+  makeNodeRecord,
+  type NodeRecordReply,
+  NodeRecordReply as NodeRecordReplyType,
+  NodeRecordRequest,
+  nodeIdOf,
+  nodeRecordDhtId,
+  PROTOCOL_IDS,
+  PROTOCOL_LIMITS,
+  type ProtocolLimits,
+  ReencryptReply,
+  ReencryptRequest,
+  RevokeReply,
+  RevokeRequest,
+  revocationDhtId,
+  type Signed,
+  StorePolicyReply,
+  StorePolicyRequest,
+} from '@thresh/protocol';
+import { CryptoPool } from './crypto/index.js';
+import { openDataDir } from './datadir.js';
+import { createHttpApi, type HttpApi } from './http/index.js';
+import { createLogger } from './logger.js';
+import { createMetrics, type NodeMetrics } from './metrics.js';
+import { type ServeOutcome, serveProtocol, unserve } from './net/serve.js';
+import { DEFAULTS, type NodeInit, type NodeOptions, parseHostPort, resolveOptions } from './options.js';
+import { type Logger, NodeService } from './service.js';
+import { LevelStore } from './store/index.js';
+import { VERSION } from './version.js';
+
+export interface StartNodeOptions {
+  dataDir: string;
+  /** The key file's passphrase; defaults to data-dir/passphrase if present. */
+  passphrase?: string;
+  /** Flags: override config.json, which overrides the defaults. */
+  overrides?: NodeInit;
+  log?: Logger;
+}
+
+/** A reply type's error frame, for the framing layer's own errors (BUSY, TOO_LARGE, ...). */
+const errorFrame =
+  <T>(type: MessageType<T>) =>
+  (code: Parameters<typeof errorReply>[0], message: string) =>
+    type.encode(errorReply(code, message) as T);
+
+/**
+ * A running thresh node (DESIGN.md "Nodes"): its libp2p host (kad-dht server mode in the
+ * private namespace), the five protocols served with their limits, the encrypted store, the
+ * crypto pool, its signed node record published and refreshed in the DHT, and the expiry
+ * sweep. `stop()` drains in-flight requests, then closes everything.
+ */
+export class ThreshNode {
+  readonly identity: Identity;
+  readonly options: NodeOptions;
+  readonly libp2p: ThreshLibp2p;
+  readonly service: NodeService;
+  readonly store: LevelStore;
+  readonly pool: CryptoPool;
+  readonly log: Logger;
+  readonly adminToken: string;
+  readonly dataDir: string;
+  readonly metrics: NodeMetrics;
+  #http: HttpApi | undefined;
+  /** The HTTP API's base URL, when it runs. */
+  httpUrl: string | undefined;
+  #record: Signed<unknown> | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #inFlight = 0;
+  #stopping = false;
+  #drained: (() => void) | undefined;
+
+  private constructor(init: {
+    identity: Identity;
+    options: NodeOptions;
+    libp2p: ThreshLibp2p;
+    store: LevelStore;
+    pool: CryptoPool;
+    log: Logger;
+    adminToken: string;
+    dataDir: string;
+  }) {
+    this.identity = init.identity;
+    this.options = init.options;
+    this.libp2p = init.libp2p;
+    this.store = init.store;
+    this.pool = init.pool;
+    this.log = init.log;
+    this.adminToken = init.adminToken;
+    this.dataDir = init.dataDir;
+    this.metrics = createMetrics({
+      policies: () => this.store.countPolicies(),
+      peers: () => this.libp2p.getConnections().length,
+      log: this.log as never,
+    });
+    this.onOutcome = this.metrics.onOutcome;
+    this.service = new NodeService({
+      identity: this.identity,
+      store: this.store,
+      engine: this.pool,
+      limits: { maxPolicyLifetime: this.options.maxPolicyLifetime, capacity: this.options.capacity },
+      nodeRecord: () => this.#record!.bytes,
+      peers: () => this.libp2p.getConnections().length,
+      version: VERSION,
+      log: this.log,
+    });
+  }
+
+  static async start(opts: StartNodeOptions): Promise<ThreshNode> {
+    const dir = opts.dataDir;
+    const opened = await openDataDir(dir, opts.passphrase);
+    const options = resolveOptions(opened.config, opts.overrides);
+    const log = opts.log ?? createLogger({ level: options.logLevel });
+    for (const w of opened.warnings) log.warn({ dataDir: dir }, w);
+    const store = new LevelStore(join(dir, 'store'), opened.identity.storageSecret());
+    await store.open();
+    const pool = new CryptoPool({ workers: options.workers });
+    await pool.start();
+    let libp2p: ThreshLibp2p | undefined;
+    try {
+      libp2p = await createThreshLibp2p({
+        privateKey: opened.identity.signingKey.toBEBytes(),
+        listen: options.listen,
+        announce: options.announce,
+        bootstrap: options.bootstrap,
+        clientMode: false,
+        dhtNamespaces: threshDhtNamespaces(),
+        initialQuerySelfInterval: options.dhtSelfQuery ? 1000 : 0,
+      });
+      const node = new ThreshNode({
+        identity: opened.identity,
+        options,
+        libp2p,
+        store,
+        pool,
+        log,
+        adminToken: opened.adminToken,
+        dataDir: dir,
+      });
+      await node.#begin();
+      return node;
+    } catch (e) {
+      await Promise.resolve(libp2p?.stop()).catch(() => {});
+      await Promise.resolve(pool.stop()).catch(() => {});
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  get card(): Card {
+    return this.identity.card;
+  }
+
+  get nodeId(): Uint8Array {
+    return nodeIdOf(this.identity.card);
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  /** Listening multiaddrs, each ending in /p2p/<peer id>. */
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((m) => m.toString());
+  }
+
+  async #begin(): Promise<void> {
+    await this.#refreshRecord(false);
+    this.#serveAll();
+    await this.#startHttp();
+    this.#timers.push(
+      setInterval(() => void this.#sweep(), this.options.sweepInterval * 1000).unref(),
+      setInterval(() => void this.#refreshRecord(true), this.options.recordRefresh * 1000).unref(),
+    );
+    void this.#sweep();
+    void this.#publishRecord();
+    void this.#checkRevocations();
+    this.log.info(
+      { peerId: this.peerId, addrs: this.multiaddrs(), fingerprint: this.card.fingerprint() },
+      'node started',
+    );
+  }
+
+  #serveAll(): void {
+    const wrap = <Req, Res>(
+      name: keyof typeof PROTOCOL_LIMITS,
+      reqType: MessageType<Req>,
+      resType: MessageType<Res>,
+      handler: (req: Req, signal: AbortSignal) => Promise<Res>,
+    ) => {
+      const limits: ProtocolLimits = PROTOCOL_LIMITS[name];
+      serveProtocol(
+        this.libp2p,
+        PROTOCOL_IDS[name],
+        async (bytes, ctx) => {
+          this.#inFlight++;
+          try {
+            return resType.encode(await handler(reqType.decode(bytes), ctx.signal));
+          } finally {
+            if (--this.#inFlight === 0 && this.#drained) this.#drained();
+          }
+        },
+        {
+          maxRequestBytes: limits.maxRequestBytes,
+          timeoutMs: limits.timeoutMs,
+          maxConcurrentPerPeer: limits.maxStreamsPerPeer,
+          // Whole-node bound per protocol: enough for a busy cluster, small enough that a flood
+          // of peers gets BUSY instead of unbounded memory.
+          maxConcurrentTotal: limits.maxStreamsPerPeer * 64,
+        },
+        {
+          onError: errorFrame(resType),
+          mapError: (e) => {
+            const reply = errorReplyFromError(e);
+            if (reply.error.code === 'INTERNAL')
+              this.log.error({ err: String(e), protocol: name }, 'handler failed');
+            return resType.encode(reply as Res);
+          },
+          onOutcome: (protocol, outcome, ms) => this.onOutcome?.(protocol, outcome, ms),
+        },
+      );
+    };
+    wrap('storePolicy', StorePolicyRequest, StorePolicyReply, (r) => this.service.storePolicy(r));
+    wrap('reencrypt', ReencryptRequest, ReencryptReply, async (r, s) => {
+      const reply = await this.service.reencrypt(r, s);
+      this.metrics.recordReencrypt(reply);
+      return reply;
+    });
+    wrap('revoke', RevokeRequest, RevokeReply, (r) => this.service.revoke(r));
+    wrap(
+      'nodeRecord',
+      NodeRecordRequest,
+      NodeRecordReplyType,
+      (): Promise<NodeRecordReply> => this.service.nodeRecord(),
+    );
+    wrap('handoff', HandoffRequest, HandoffReply, (r) => this.service.handoff(r));
+  }
+
+  /** Set by the metrics component. */
+  onOutcome: ((protocol: string, outcome: ServeOutcome, ms: number) => void) | undefined;
+
+  /** The one sweep (timer and admin route), counted once. */
+  async sweepNow(): Promise<{ policies: number; tombstones: number }> {
+    const report = await this.service.sweep();
+    this.metrics.recordSweep(report);
+    return report;
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      await this.sweepNow();
+    } catch (e) {
+      this.log.error({ err: String(e) }, 'expiry sweep failed');
+    }
+  }
+
+  async #startHttp(): Promise<void> {
+    if (this.options.http === null) return;
+    const { host, port } = parseHostPort(this.options.http);
+    this.#http = createHttpApi({
+      service: this.service,
+      metrics: this.metrics,
+      logger: this.log as never,
+      adminToken: this.adminToken,
+      host,
+      port,
+      describe: async () => ({
+        peerId: this.peerId,
+        nodeId: Buffer.from(this.nodeId).toString('hex'),
+        card: this.card.toString(),
+        fingerprint: this.card.fingerprint(),
+        addresses: this.multiaddrs(),
+      }),
+      admin: { sweep: () => this.sweepNow() },
+      gateway: {
+        enabled: this.options.gateway,
+        relay: (addrs, protocol, bytes, signal) =>
+          request(
+            this.libp2p,
+            addrs.map((a) => multiaddr(a)),
+            protocol,
+            bytes,
+            { signal },
+          ),
+      },
+    });
+    this.httpUrl = (await this.#http.start()).url;
+  }
+
+  /** Signs a new node record (sequence numbers kept in the store, so they grow across restarts). */
+  async #refreshRecord(publish: boolean): Promise<void> {
+    const seq = Number((await this.store.getMeta('node-record-seq')) ?? 0) + 1;
+    await this.store.putMeta('node-record-seq', seq, { sync: true });
+    const now = Math.floor(Date.now() / 1000);
+    this.#record = makeNodeRecord(this.identity, {
+      peer: this.peerId,
+      addrs: this.multiaddrs().slice(0, 32),
+      maxLifetime: this.options.maxPolicyLifetime,
+      capacity: this.options.capacity,
+      version: VERSION,
+      seq,
+      expiry: now + this.options.recordLifetime,
+    }) as Signed<unknown>;
+    if (publish) await this.#publishRecord();
+  }
+
+  async #publishRecord(): Promise<void> {
+    const record = this.#record!;
+    const id = nodeRecordDhtId();
+    const seq = (record.body as { seq: number }).seq;
+    try {
+      const value = encodeDhtValue(
+        { namespace: 'node', id, seq, record: record.bytes },
+        this.identity.signer,
+      );
+      const r = await putRecord(this.libp2p, makeDhtKey('node', this.nodeId, id), value, {
+        timeoutMs: 20_000,
+      });
+      this.log.debug({ accepted: r.accepted.length, failed: r.failed.length }, 'published node record');
+    } catch (e) {
+      this.log.warn({ err: String(e) }, 'could not publish the node record (will retry at the next refresh)');
+    }
+  }
+
+  /**
+   * DESIGN.md "Revoke": a restarted node applies revocations published in the DHT while it was
+   * away. Runs in the background after start (a lone node's lookups just time out).
+   */
+  async #checkRevocations(): Promise<void> {
+    let applied = 0;
+    try {
+      for await (const p of this.store.policies()) {
+        if (this.#stopping) return;
+        const key = makeDhtKey('revocation', p.ownerSigningKey, revocationDhtId(p.policyId));
+        const value = await getRecord(this.libp2p, key, { timeoutMs: 5_000 }).catch(() => undefined);
+        if (!value) continue;
+        await this.service.revoke({ revocation: decodeDhtValue(value).record });
+        applied++;
+      }
+    } catch (e) {
+      this.log.warn({ err: String(e) }, 'revocation check stopped early');
+    }
+    if (applied) this.log.info({ applied }, 'applied revocations published while away');
+  }
+
+  /** Stops serving, waits for in-flight requests (up to `drainMs`), closes everything. */
+  async stop(drainMs = 10_000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#http?.stop().catch(() => {});
+    for (const id of Object.values(PROTOCOL_IDS)) {
+      if (id !== PROTOCOL_IDS.kad) await unserve(this.libp2p, id).catch(() => {});
+    }
+    if (this.#inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        }),
+        new Promise((resolve) => setTimeout(resolve, drainMs).unref()),
+      ]);
+    }
+    await Promise.resolve(this.libp2p.stop()).catch((e: unknown) =>
+      this.log.warn({ err: String(e) }, 'libp2p stop'),
+    );
+    await Promise.resolve(this.pool.stop()).catch(() => {});
+    await this.store.close();
+    this.log.info({}, 'node stopped');
+  }
+}
+
+export { DEFAULTS };
