@@ -82,7 +82,7 @@ export class Signature {
 export function verifyDigest(sig: Signature, pk: PublicKey, digest: Uint8Array): boolean {
   const b = backend();
   const h = pk.point.handle(b);
-  return h !== null && b.verify(sig.bytes, digest, h);
+  return h !== null && b.verify(sig.bytes, digest, h, pk.point.toBytes());
 }
 
 /** Signs messages with a secret key: ECDSA over SHA-256, RFC 6979 hedged with 32 random bytes. */

@@ -41,9 +41,13 @@ export interface CurveBackend {
    * (a false "true" then has probability about 2^-128).
    */
   combinationsVanish(equations: LinearEquation[]): boolean;
+
   equals(a: Point | null, b: Point | null): boolean;
   /** ECDSA over a 32-byte digest, RFC 6979 nonce hedged with `hedge` (32 bytes), low-S, r||s. */
   sign(digest: Uint8Array, secretKey: Uint8Array, hedge: Uint8Array): Uint8Array;
-  /** ECDSA verification of a low-S r||s signature over a 32-byte digest. */
-  verify(signature: Uint8Array, digest: Uint8Array, publicKey: Point): boolean;
+  /**
+   * ECDSA verification of a low-S r||s signature over a 32-byte digest. `keyBytes`, the key's
+   * encoding, lets a backend recognise a key it verified with before (noble caches tables).
+   */
+  verify(signature: Uint8Array, digest: Uint8Array, publicKey: Point, keyBytes?: Uint8Array): boolean;
 }
