@@ -229,9 +229,20 @@ export class NodeService {
     const out: ReencryptReplyItem[] = new Array(req.items.length);
     const jobs: { capsule: Uint8Array; kfrag: Uint8Array }[] = [];
     const jobOf: { index: number; policyId: Uint8Array; level: number }[] = [];
+    // A batch is usually many files of one directory: look each path hash up once per batch.
+    const lookups = new Map<string, Promise<StoredPolicy[]>>();
+    const byPathHash = (h: Uint8Array) => {
+      const key = Buffer.from(h).toString('hex');
+      let p = lookups.get(key);
+      if (!p) {
+        p = this.#c.store.policiesByPathHash(h).then((r) => r.policies);
+        lookups.set(key, p);
+      }
+      return p;
+    };
     for (let i = 0; i < req.items.length; i++) {
       const item = req.items[i];
-      const found = await this.#findPolicy(item, now);
+      const found = await this.#findPolicy(item, now, byPathHash);
       if ('error' in found) {
         out[i] = { id: item.id, error: found.error };
         continue;
@@ -345,6 +356,7 @@ export class NodeService {
   async #findPolicy(
     item: ReencryptRequest['items'][number],
     now: number,
+    byPathHash: (h: Uint8Array) => Promise<StoredPolicy[]>,
   ): Promise<
     { policy: StoredPolicy; level: number } | { error: 'NOT_FOUND' | 'REVOKED' | 'EXPIRED' | 'NOT_YET_VALID' }
   > {
@@ -359,7 +371,7 @@ export class NodeService {
     }
     let seenExpired = false;
     for (let level = item.levels.length - 1; level >= 0; level--) {
-      const { policies } = await store.policiesByPathHash(item.levels[level].pathHash);
+      const policies = await byPathHash(item.levels[level].pathHash);
       // Several live policies on one level (re-grants): the one that lives longest, then by id,
       // so repeated requests get cfrags of the same policy.
       const live = policies

@@ -17,6 +17,20 @@ export const STATUS_BAD_CAPSULE = 1;
 export const STATUS_BAD_KFRAG = 2;
 export const STATUS_INTERNAL = 3;
 
+/**
+ * Parsed kfrags by their bytes: a batch usually re-encrypts many capsules with one policy's
+ * kfrag, and parsing one costs two point decompressions. Bounded; oldest entry dropped first.
+ * (The worker already holds these bytes; the cache keeps nothing the job buffers did not.)
+ */
+const KFRAG_CACHE_SIZE = 1024;
+const kfragCache = new Map();
+
+function latin1(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return s;
+}
+
 /** Re-encrypts one capsule; never throws. Input bytes are only read. */
 export function reencryptOne(capsuleBytes, kfragBytes) {
   let capsule;
@@ -26,14 +40,20 @@ export function reencryptOne(capsuleBytes, kfragBytes) {
     return { status: isDecodeError(e) ? STATUS_BAD_CAPSULE : STATUS_INTERNAL };
   }
   let kfrag;
-  try {
-    // skipVerification is justified here: the node verified this kfrag (owner signature,
-    // commitment, binding to the reader's key) when it stored it, and the pool is only ever
-    // given kfrags read back from the node's own encrypted, authenticated store. Verifying
-    // again would double the cost of every re-encryption for no added assurance.
-    kfrag = KeyFrag.fromBytes(kfragBytes).skipVerification();
-  } catch (e) {
-    return { status: isDecodeError(e) ? STATUS_BAD_KFRAG : STATUS_INTERNAL };
+  const cacheKey = latin1(kfragBytes);
+  kfrag = kfragCache.get(cacheKey);
+  if (kfrag === undefined) {
+    try {
+      // skipVerification is justified here: the node verified this kfrag (owner signature,
+      // commitment, binding to the reader's key) when it stored it, and the pool is only ever
+      // given kfrags read back from the node's own encrypted, authenticated store. Verifying
+      // again would double the cost of every re-encryption for no added assurance.
+      kfrag = KeyFrag.fromBytes(kfragBytes).skipVerification();
+    } catch (e) {
+      return { status: isDecodeError(e) ? STATUS_BAD_KFRAG : STATUS_INTERNAL };
+    }
+    if (kfragCache.size >= KFRAG_CACHE_SIZE) kfragCache.delete(kfragCache.keys().next().value);
+    kfragCache.set(cacheKey, kfrag);
   }
   try {
     const cfrag = reencrypt(capsule, kfrag).toBytes();

@@ -1,6 +1,6 @@
 import { DecodeError, InvalidArgumentError, OpenReencryptedError } from '../errors.js';
 import type { CapsuleFrag } from './capsule-frag.js';
-import { bytesEqual, CurvePoint, linearCombination, mulG } from './curve.js';
+import { bytesEqual, CurvePoint, linearCombination, mulAddGEquals, mulG } from './curve.js';
 import { hashCapsulePoints, hashToPolynomialArg, hashToSharedSecret } from './hashing-ds.js';
 import { type PublicKey, type SecretKey, secretScalar } from './keys.js';
 import { type Rng, randomNonZeroScalar } from './rng.js';
@@ -30,8 +30,9 @@ export class Capsule {
   }
 
   #selfCheck(): boolean {
+    // s*G = V + h*E  <=>  h*E + (-s)*G = -V
     const h = hashCapsulePoints(this.e, this.v);
-    return mulG(this.s, false).equals(linearCombination([this.e, this.v], [h, 1n]));
+    return mulAddGEquals(this.e, h, F.neg(this.s), this.v.negate());
   }
 
   toBytes(): Uint8Array {

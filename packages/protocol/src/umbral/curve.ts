@@ -77,6 +77,11 @@ export class CurvePoint {
     return CurvePoint.fromHandle(b, b.add(this.handle(b), other.handle(b)));
   }
 
+  negate(): CurvePoint {
+    const b = backend();
+    return CurvePoint.fromHandle(b, b.negate(this.handle(b)));
+  }
+
   equals(other: CurvePoint): boolean {
     if (this.#bytes !== undefined && other.#bytes !== undefined) return bytesEqual(this.#bytes, other.#bytes);
     const b = backend();
@@ -128,6 +133,14 @@ export function vanish(equations: [CurvePoint[], bigint[]][]): boolean {
     return { points: ps, scalars: ks };
   });
   return b.combinationsVanish(eqs);
+}
+
+/** Whether a*P + b*G = target (public scalars). */
+export function mulAddGEquals(p: CurvePoint, a: bigint, b: bigint, target: CurvePoint): boolean {
+  const be = backend();
+  const h = p.handle(be);
+  if (h === null) return target.isIdentity() && b === 0n;
+  return be.mulAddGEquals(h, a, b, target.handle(be));
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

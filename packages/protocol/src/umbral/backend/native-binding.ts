@@ -17,6 +17,7 @@ export interface NativeSecp256k1 {
     noncefn: undefined,
   ): number;
   ecdsaVerify(signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): number;
+  ecdsaRecover(output: Uint8Array, signature: Uint8Array, recid: number, digest: Uint8Array): number;
 }
 
 export type NativeLoader = () => NativeSecp256k1 | undefined;

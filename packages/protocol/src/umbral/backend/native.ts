@@ -1,5 +1,5 @@
 import { U_BYTES } from '../params-constants.js';
-import { scalarToBytes } from '../scalar.js';
+import { bytesToBigInt, CURVE_ORDER, mul as Fmul, neg as Fneg, scalarToBytes } from '../scalar.js';
 import type { NativeSecp256k1 } from './native-binding.js';
 import type { CurveBackend, Point } from './types.js';
 
@@ -59,7 +59,7 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
     linearCombination(points, scalars) {
       const terms: Uint8Array[] = [];
       for (let i = 0; i < points.length; i++) {
-        const t = mul(fromP(points[i]), scalars[i]);
+        const t = scalars[i] === 1n ? points[i] : mul(fromP(points[i]), scalars[i]);
         if (t !== null) terms.push(fromP(t));
       }
       return combine(terms);
@@ -74,6 +74,28 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
         if (combine(terms) !== null) return false;
       }
       return true;
+    },
+    mulAddGEquals(p, a, b, target) {
+      // libsecp256k1 exposes its fast variable-time a*P + b*G (Strauss, GLV, G tables) only
+      // through ECDSA recovery: recover(r, s, recid, e) = r^-1 (s*R - e*G) with R the point of
+      // x = r and parity recid. With R = P: r = x(P), s = a*r, e = -b*r gives a*P + b*G. All
+      // scalars here are public. x(P) >= n (probability ~2^-128) takes the generic path.
+      const pb = fromP(p);
+      const x = bytesToBigInt(pb.subarray(1));
+      if (a !== 0n && x < CURVE_ORDER && target !== null) {
+        const sig = new Uint8Array(64);
+        sig.set(pb.subarray(1), 0);
+        sig.set(scalarToBytes(Fmul(a, x)), 32);
+        const out = new Uint8Array(33);
+        if (lib.ecdsaRecover(out, sig, pb[0] - 2, scalarToBytes(Fneg(Fmul(b, x)))) === 0) {
+          return this.equals(toP(out), target);
+        }
+      }
+      const lhs = combine([
+        ...(a === 0n ? [] : [fromP(mul(pb, a)!)]),
+        ...(b === 0n ? [] : [fromP(this.mulG(b, false)!)]),
+      ]);
+      return this.equals(lhs, target);
     },
     equals(a, b) {
       if (a === null || b === null) return a === b;

@@ -137,6 +137,10 @@ export const nobleBackend: CurveBackend = {
     });
     return points.length === 0 || mulAddUnsafe(NoblePoint, points, scalars).is0();
   },
+  mulAddGEquals(p, a, b, target) {
+    const sum = NoblePoint.BASE.multiplyUnsafe(b === 0n ? 0n : b).add(mulPublic(fromP(p), a));
+    return target === null ? sum.is0() : !sum.is0() && sum.equals(fromP(target));
+  },
   equals(a, b) {
     if (a === null || b === null) return a === b;
     return fromP(a).equals(fromP(b));

@@ -42,6 +42,8 @@ export interface CurveBackend {
    */
   combinationsVanish(equations: LinearEquation[]): boolean;
 
+  /** Whether a*P + b*G equals `target`; public scalars (capsule checks). */
+  mulAddGEquals(p: Point, a: bigint, b: bigint, target: Point | null): boolean;
   equals(a: Point | null, b: Point | null): boolean;
   /** ECDSA over a 32-byte digest, RFC 6979 nonce hedged with `hedge` (32 bytes), low-S, r||s. */
   sign(digest: Uint8Array, secretKey: Uint8Array, hedge: Uint8Array): Uint8Array;
