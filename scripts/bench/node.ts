@@ -48,6 +48,16 @@ function run(args: string[]): Promise<string> {
   });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return undefined;
+  }
+}
+
 async function rawRate(workers: number, capsule: Uint8Array, kfrag: Uint8Array): Promise<number> {
   const rates = await Promise.all(
     Array.from(
@@ -133,7 +143,7 @@ try {
   const raw1 = await rawRate(1, capsuleBytes, kfrag.toBytes());
   const raw2 = await rawRate(2, capsuleBytes, kfrag.toBytes());
 
-  const load = async (batch: number, concurrency: number) => {
+  const load = async (batch: number, peers: number, concurrency: number) => {
     const specFile = join(dir, `load-${batch}.json`);
     await writeFile(
       specFile,
@@ -142,19 +152,29 @@ try {
         pathHash: [...pathHash],
         capsule: [...capsuleBytes],
         batch,
+        peers,
         concurrency,
         seconds,
       }),
     );
-    return JSON.parse(await run([join(here, 'node-load.js'), specFile])) as {
+    const loadFlags = process.env.BENCH_LOAD_FLAGS ? process.env.BENCH_LOAD_FLAGS.split(' ') : [];
+    return JSON.parse(await run([...loadFlags, join(here, 'node-load.js'), specFile])) as {
       requests: number;
       cfragsPerSecond: number;
       p50: number;
       p99: number;
+      loadCpuSeconds: number;
     };
   };
-  const b1 = await load(1, 4);
-  const b100 = await load(100, 4);
+  const peers = Number(process.env.BENCH_PEERS ?? 1);
+  const b1 = await load(1, peers, 4);
+  const cpuBefore = await cpuSeconds(nodeProc.pid!);
+  const t0 = performance.now();
+  const b100 = await load(100, peers, 4);
+  const wall = (performance.now() - t0) / 1000;
+  const cpuAfter = await cpuSeconds(nodeProc.pid!);
+  const nodeCores =
+    cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / wall;
   const ratio = b100.cfragsPerSecond / raw2;
 
   console.log(
@@ -189,6 +209,13 @@ try {
   console.log(
     `\nbatches of 100 reach ${(ratio * 100).toFixed(0)}% of the raw 2-core throughput (target >= 80%): ${ratio >= 0.8 ? 'met' : 'NOT met'}`,
   );
+  if (nodeCores !== undefined) {
+    // The load generator shares this machine's two cores; per CPU-second the node's efficiency is:
+    const perCore = b100.cfragsPerSecond / nodeCores;
+    console.log(
+      `the node process used ${nodeCores.toFixed(2)} cores meanwhile (the load generator ${(b100.loadCpuSeconds / (seconds + 1)).toFixed(2)}): ${perCore.toFixed(0)} cfrags per node CPU-second = ${((perCore / raw1) * 100).toFixed(0)}% of raw reencrypt() per core`,
+    );
+  }
 } finally {
   if (nodeProc && nodeProc.exitCode === null) {
     const exited = new Promise((r) => nodeProc!.once('exit', r));
