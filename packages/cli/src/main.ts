@@ -1,4 +1,3 @@
-import { ThreshError } from '@thresh/protocol';
 import { Command, CommanderError } from 'commander';
 import { registerNodeCommands } from './commands/node.js';
 import { CliError, EXIT } from './errors.js';
@@ -29,9 +28,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`thresh: ${e.message}\n`);
       return e.exitCode;
     }
-    if (e instanceof ThreshError) {
-      process.stderr.write(`thresh: ${e.name}: ${e.message}\n`);
-      return e.code === 'ERR_WRONG_PASSPHRASE' || e.code === 'ERR_CORRUPT_KEY_FILE' ? EXIT.key : EXIT.failure;
+    const coded = e as { name?: string; code?: unknown; message?: string };
+    if (typeof coded?.code === 'string' && coded.code.startsWith('ERR_')) {
+      // A typed error of the thresh packages (checked by its code, so nothing heavy is loaded
+      // just to print --help).
+      process.stderr.write(`thresh: ${coded.name}: ${coded.message}\n`);
+      return coded.code === 'ERR_WRONG_PASSPHRASE' || coded.code === 'ERR_CORRUPT_KEY_FILE'
+        ? EXIT.key
+        : EXIT.failure;
     }
     const err = e as Error & { code?: string };
     process.stderr.write(

@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initDataDir, type NodeInit, readNodeCard, ThreshNode, writeFileAtomic } from '@thresh/node';
+import type { NodeInit } from '@thresh/node';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../errors.js';
 import { defaultNodeDir } from '../home.js';
@@ -63,6 +63,7 @@ export function registerNodeCommands(program: Command): void {
             confirm: true,
           });
       const keyFile = o.keyFile ? await readFile(o.keyFile, 'utf8') : undefined;
+      const { initDataDir } = await import('@thresh/node');
       const r = await initDataDir(o.dataDir, {
         passphrase,
         generatePassphrase: Boolean(o.generatePassphrase),
@@ -97,6 +98,7 @@ export function registerNodeCommands(program: Command): void {
     .option('--json', 'print the started node as JSON on stdout')
     .action(async (o) => {
       const passphrase = await getPassphrase({ passphraseFile: o.passphraseFile, optional: true });
+      const { ThreshNode, writeFileAtomic } = await import('@thresh/node');
       const n = await ThreshNode.start({ dataDir: o.dataDir, passphrase, overrides: networkFlags(o) });
       const runtime: NodeRuntime = {
         pid: process.pid,
@@ -147,6 +149,7 @@ export function registerNodeCommands(program: Command): void {
         try {
           runtime = JSON.parse(await readFile(join(o.dataDir, RUNTIME_FILE), 'utf8')) as NodeRuntime;
         } catch {
+          const { readNodeCard } = await import('@thresh/node');
           const card = await readNodeCard(o.dataDir).catch(() => undefined);
           throw new CliError(
             card ? `the node in ${o.dataDir} is not running` : `${o.dataDir} is not a node data directory`,
