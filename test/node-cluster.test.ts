@@ -7,11 +7,18 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createThreshLibp2p, request, type ThreshLibp2p, threshDhtNamespaces } from '@thresh/client';
+import {
+  createThreshLibp2p,
+  getRecord,
+  request,
+  type ThreshLibp2p,
+  threshDhtNamespaces,
+} from '@thresh/client';
 import {
   Capsule,
   CapsuleFrag,
   collect,
+  decodeDhtValue,
   decryptFileBody,
   encryptFile,
   generateKFrags,
@@ -19,11 +26,13 @@ import {
   isReencryptResult,
   kfragPrecursor,
   makeAssignments,
+  makeDhtKey,
   makePolicy,
   makeRevocation,
   NodeRecordReply,
   NodeRecordRequest,
   nodeIdOf,
+  nodeRecordDhtId,
   PROTOCOL_IDS,
   pathHashes,
   pathHashSecret,
@@ -113,6 +122,20 @@ describe('three real nodes', () => {
       expect(rec.body.peer).toBe(cluster.nodes[i].runtime!.peerId);
       state.cards.push(rec.card);
       expect(reply.status?.version).toBe('0.1.0');
+    }
+  });
+
+  it('each node has published its record in the DHT, where the client finds and validates it', async () => {
+    for (let i = 0; i < 3; i++) {
+      const key = makeDhtKey('node', nodeIdOf(state.cards![i]), nodeRecordDhtId());
+      let value: Uint8Array | undefined;
+      for (let tries = 0; tries < 20 && !value; tries++) {
+        value = await getRecord(client, key, { timeoutMs: 5000 }).catch(() => undefined);
+        if (!value) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(value, `node ${i}`).toBeDefined();
+      const rec = verifyNodeRecord(decodeDhtValue(value!).record);
+      expect(rec.body.peer).toBe(cluster.nodes[i].runtime!.peerId);
     }
   });
 

@@ -1,6 +1,7 @@
 import {
   bytesEqual,
   type DhtInnerVerifier,
+  decodeDhtValue,
   dhtSelector,
   dhtValidator,
   handoffDhtId,
@@ -63,8 +64,35 @@ export function threshRecordVerifier(
 /** kad-dht looks validators up by the key's first segment: every thresh key is '/thresh/...'. */
 export const THRESH_DHT_PREFIX = 'thresh';
 
-export function threshDhtNamespaces(now?: () => number): Record<string, DhtNamespace> {
+/** What a host holds for a DHT key now (the DHT value bytes), for sequence ordering. */
+export type HeldRecord = (key: Uint8Array) => Promise<Uint8Array | undefined>;
+
+/**
+ * The thresh DHT namespace for a libp2p host. With `held`, a value whose sequence number is
+ * lower than the value this host already holds for the key is refused (kad-dht stores any valid
+ * value on put and never runs selectors there: ordering is ours to enforce, DESIGN.md "DHT
+ * records"). Equal sequence numbers are accepted (republishing).
+ */
+export function threshDhtNamespaces(now?: () => number, held?: HeldRecord): Record<string, DhtNamespace> {
+  const validate = dhtValidator(threshRecordVerifier(now));
   return {
-    [THRESH_DHT_PREFIX]: { validate: dhtValidator(threshRecordVerifier(now)), select: dhtSelector },
+    [THRESH_DHT_PREFIX]: {
+      validate: async (key, value) => {
+        await validate(key, value);
+        if (!held) return;
+        const current = await held(key);
+        if (current === undefined) return;
+        let currentSeq: number;
+        try {
+          currentSeq = decodeDhtValue(current).seq;
+        } catch {
+          return; // what we hold does not decode: let the new value replace it
+        }
+        if (decodeDhtValue(value).seq < currentSeq) {
+          throw new RecordMismatchError('dht.seq', `older than the held value (seq ${currentSeq})`);
+        }
+      },
+      select: dhtSelector,
+    },
   };
 }

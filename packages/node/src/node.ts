@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { Libp2pRecord } from '@libp2p/record';
 import { multiaddr } from '@multiformats/multiaddr';
 import {
   createThreshLibp2p,
@@ -37,6 +38,9 @@ import {
   StorePolicyReply,
   StorePolicyRequest,
 } from '@thresh/protocol';
+import { MemoryDatastore } from 'datastore-core';
+import { Key } from 'interface-datastore';
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import { CryptoPool } from './crypto/index.js';
 import { openDataDir } from './datadir.js';
 import { createHttpApi, type HttpApi } from './http/index.js';
@@ -137,13 +141,25 @@ export class ThreshNode {
     await pool.start();
     let libp2p: ThreshLibp2p | undefined;
     try {
+      // kad-dht keeps the records this node holds in libp2p's datastore under
+      // /dht/record/<base32 key>: the validator reads it to refuse values older than those held.
+      const datastore = new MemoryDatastore();
+      const held = async (key: Uint8Array) => {
+        try {
+          const raw = await datastore.get(new Key(`/dht/record/${uint8ArrayToString(key, 'base32')}`, false));
+          return Libp2pRecord.deserialize(raw).value;
+        } catch {
+          return undefined;
+        }
+      };
       libp2p = await createThreshLibp2p({
+        datastore,
         privateKey: opened.identity.signingKey.toBEBytes(),
         listen: options.listen,
         announce: options.announce,
         bootstrap: options.bootstrap,
         clientMode: false,
-        dhtNamespaces: threshDhtNamespaces(),
+        dhtNamespaces: threshDhtNamespaces(undefined, held),
         initialQuerySelfInterval: options.dhtSelfQuery ? 1000 : 0,
       });
       const node = new ThreshNode({

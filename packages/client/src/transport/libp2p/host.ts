@@ -23,6 +23,7 @@ import { type Ping, ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { InvalidArgumentError } from '@thresh/protocol';
+import type { Datastore } from 'interface-datastore';
 import { createLibp2p } from 'libp2p';
 import { BootstrapDialer } from './bootstrap.js';
 
@@ -96,6 +97,12 @@ export interface ThreshLibp2pInit {
   start?: boolean;
   /** libp2p's component logger; the node passes one that feeds its own logs. @default libp2p's */
   logger?: ComponentLogger;
+  /**
+   * libp2p's datastore (where kad-dht keeps the records it holds). The node passes its own so
+   * its validator can compare a new value's sequence number with the one held.
+   * @default an in-memory datastore
+   */
+  datastore?: Datastore;
 }
 
 /** The defaults of {@link ThreshLibp2pInit}, in one place. */
@@ -114,7 +121,7 @@ export const THRESH_LIBP2P_DEFAULTS = {
   maxIncomingPendingConnections: 64,
   dialTimeoutMs: 10_000,
   start: true,
-} as const satisfies Omit<Required<ThreshLibp2pInit>, 'privateKey' | 'logger'>;
+} as const satisfies Omit<Required<ThreshLibp2pInit>, 'privateKey' | 'logger' | 'datastore'>;
 
 /** Always exempt from the inbound rate limit: loopback clusters open many connections at once. */
 const LOOPBACK_ALLOW = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'];
@@ -123,8 +130,8 @@ const LOOPBACK_ALLOW = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'];
 const RESERVED_NAMESPACES = new Set(['pk', 'ipns']);
 const NAMESPACE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
-export type ResolvedThreshLibp2pInit = Omit<Required<ThreshLibp2pInit>, 'logger'> &
-  Pick<ThreshLibp2pInit, 'logger'>;
+export type ResolvedThreshLibp2pInit = Omit<Required<ThreshLibp2pInit>, 'logger' | 'datastore'> &
+  Pick<ThreshLibp2pInit, 'logger' | 'datastore'>;
 
 /** Applies the defaults and checks every field, naming the one at fault. */
 export function resolveInit(init: ThreshLibp2pInit): ResolvedThreshLibp2pInit {
@@ -242,6 +249,7 @@ export async function createThreshLibp2p(init: ThreshLibp2pInit): Promise<Thresh
       }),
     },
     ...(o.logger == null ? {} : { logger: o.logger }),
+    ...(init.datastore == null ? {} : { datastore: init.datastore }),
   });
   if (o.bootstrap.length > 0) {
     new BootstrapDialer(node, o.bootstrap, o.bootstrapRetryMs, o.dialTimeoutMs).attach();
