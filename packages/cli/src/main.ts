@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerClusterCommands } from './commands/cluster.js';
 import { registerNodeCommands } from './commands/node.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerNodeCommands(program);
+  registerClusterCommands(program);
   return program;
 }
 
