@@ -5,6 +5,8 @@
  * until the work settles, not until the reply is sent, so the limit bounds real work even
  * when a handler overruns its deadline.
  */
+
+import { raceSignal } from '../abort.js';
 import { HttpError } from './errors.js';
 
 export class Bounded {
@@ -53,23 +55,4 @@ export class Bounded {
       throw e;
     }
   }
-}
-
-/** Settles with `work`, or rejects with the signal's reason when it fires first. */
-export function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -22,8 +22,9 @@ import {
   z,
 } from '@thresh/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { raceSignal } from '../abort.js';
 import type { Logger } from '../service.js';
-import { type Bounded, raceSignal } from './bounded.js';
+import type { Bounded } from './bounded.js';
 import { HttpError, type HttpErrorBody } from './errors.js';
 import { base64Field, toBase64 } from './json.js';
 import type { GatewayRelay } from './options.js';

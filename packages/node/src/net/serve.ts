@@ -8,6 +8,7 @@
  */
 import type { Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface';
 import { InvalidArgumentError } from '@thresh/protocol';
+import { raceSignal } from '../abort.js';
 import { readFrame, writeFrame } from './frame.js';
 
 /** Codes of the error frames this layer itself sends; handlers' own errors go through `mapError`. */
@@ -248,25 +249,6 @@ async function closedWithin(stream: Stream, ms: number): Promise<void> {
   });
   clearTimeout(timer);
   if (!closed) stream.abort(new Error('peer did not close its end after the reply'));
-}
-
-/** Settles with `work`, or rejects when `signal` fires first (the work goes on in the background). */
-function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function asError(e: unknown): Error {
