@@ -9,7 +9,7 @@
  * import { Identity, encrypt, generateKFrags } from '@thresh/protocol';
  * const owner = Identity.generate();
  * const reader = Identity.generate();
- * console.log(reader.card.toString(), reader.card.fingerprint());
+ * const printable = reader.card.toString(); // "thresh1...", what people exchange
  * ```
  */
 export * from './aead/index.js';

@@ -208,7 +208,7 @@ export type ThreshLibp2p = Libp2p<ThreshServices>;
  * ```ts
  * import '@thresh/protocol/polyfill';
  * const host = await createThreshLibp2p({ privateKey: signingKeyBytes, clientMode: false });
- * console.log(host.peerId.toString(), host.getMultiaddrs().map(String));
+ * const addrs = host.getMultiaddrs().map(String); // each ends in /p2p/<peer id>
  * await host.stop();
  * ```
  */
