@@ -299,6 +299,7 @@ export class ThreshNode {
       adminToken: this.adminToken,
       host,
       port,
+      allowedHosts: this.options.httpAllowedHosts,
       describe: async () => ({
         peerId: this.peerId,
         nodeId: Buffer.from(this.nodeId).toString('hex'),

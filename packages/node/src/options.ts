@@ -14,6 +14,12 @@ export interface NodeInit {
   announce?: string[];
   /** HTTP API "host:port", or null to disable it. Default '127.0.0.1:0' (loopback, a free port). */
   http?: string | null;
+  /**
+   * Extra Host header values the HTTP API accepts ("host:port"), e.g. the address a container's
+   * published port is reached at. Loopback names and the bound address are always accepted.
+   * Default none.
+   */
+  httpAllowedHosts?: string[];
   /** Serve the gateway routes (relay store/revoke, fan-out retrieve). Default true. */
   gateway?: boolean;
   /** Longest policy lifetime this node accepts, seconds. Default 366 days. */
@@ -40,6 +46,7 @@ export const DEFAULTS: NodeOptions = {
   bootstrap: [],
   announce: [],
   http: '127.0.0.1:0',
+  httpAllowedHosts: [],
   gateway: true,
   maxPolicyLifetime: 366 * 86400,
   capacity: 1_000_000,

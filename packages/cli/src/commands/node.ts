@@ -24,9 +24,11 @@ function networkFlags(o: {
   listen?: string[];
   bootstrap?: string[];
   http?: string;
+  httpAllowHost?: string[];
   logLevel?: string;
 }): NodeInit {
   return {
+    httpAllowedHosts: o.httpAllowHost,
     listen: o.listen,
     bootstrap: o.bootstrap,
     http: o.http === undefined ? undefined : o.http === 'off' ? null : o.http,
@@ -53,6 +55,7 @@ export function registerNodeCommands(program: Command): void {
     .option('--listen <multiaddr>', 'listen address (repeatable)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', collect)
     .option('--http <host:port>', "HTTP API address, or 'off'")
+    .option('--http-allow-host <host:port>', 'another Host header the HTTP API accepts (repeatable)', collect)
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const passphrase = o.generatePassphrase
@@ -94,6 +97,7 @@ export function registerNodeCommands(program: Command): void {
     .option('--listen <multiaddr>', 'listen address (repeatable; overrides config.json)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable; overrides config.json)', collect)
     .option('--http <host:port>', "HTTP API address, or 'off' (overrides config.json)")
+    .option('--http-allow-host <host:port>', 'another Host header the HTTP API accepts (repeatable)', collect)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--json', 'print the started node as JSON on stdout')
     .action(async (o) => {

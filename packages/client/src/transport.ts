@@ -1,0 +1,128 @@
+/**
+ * What the client needs of a network (DESIGN.md "Packages": client): find the nodes closest
+ * to a key, send one request to one node and read its one reply, and put/get signed DHT
+ * values. Small on purpose, so that it can be implemented over libp2p (here) and over a
+ * node's HTTP gateway routes later. Bytes in, bytes out: encoding, verification and node
+ * choice stay in the client.
+ */
+import { peerIdFromString } from '@libp2p/peer-id';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { PROTOCOL_IDS, PROTOCOL_LIMITS, type RequestProtocolName } from '@thresh/protocol';
+import { threshDhtNamespaces } from './dht-records.js';
+import { getClosestPeers, getRecord, putRecord } from './transport/libp2p/dht.js';
+import { createThreshLibp2p, type ThreshLibp2p } from './transport/libp2p/host.js';
+import { request } from './transport/libp2p/rpc.js';
+
+/** A node to talk to: its libp2p PeerId (text form) and multiaddrs (may be empty: look it up). */
+export interface PeerInfo {
+  id: string;
+  addrs: string[];
+}
+
+export interface Transport {
+  /** Up to `count` nodes closest to `key` in the DHT (kad distance of the key's hash). */
+  closestNodes(key: Uint8Array, count: number, signal?: AbortSignal): Promise<PeerInfo[]>;
+  /**
+   * One request frame to `peer` on protocol `protocol`, its one reply frame back. Rejects with
+   * a TransportError (UnreachableError, TimeoutError, AbortedError, ...) when there is no reply.
+   */
+  call(
+    peer: PeerInfo,
+    protocol: RequestProtocolName,
+    requestBytes: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array>;
+  /** Stores a signed DHT value (wire/dht-record.ts) under its key; resolves with how many peers took it. */
+  putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }>;
+  /** The newest valid value under `key`, or undefined. */
+  getRecord(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /** Releases the transport's resources (a libp2p host it created). */
+  close?(): Promise<void>;
+}
+
+export interface Libp2pTransportInit {
+  /** Bootstrap multiaddrs of thresh nodes (with /p2p/<PeerId>). */
+  bootstrap: string[];
+  /** 32 bytes of secp256k1 private key for the client's PeerId. @default random (a fresh PeerId per run) */
+  privateKey?: Uint8Array;
+  /** Deadline of one DHT query in ms. @default 15_000 */
+  dhtTimeoutMs?: number;
+  /** Unix seconds, for the DHT record validators. */
+  now?: () => number;
+}
+
+/**
+ * The Transport on a client-mode libp2p host (kad-dht client in thresh's namespace). Either
+ * wraps a host the caller made (and does not stop it), or creates one with `create()` (and
+ * stops it in `close()`).
+ */
+export class Libp2pTransport implements Transport {
+  readonly #owned: boolean;
+  readonly #dhtTimeoutMs: number;
+
+  constructor(
+    readonly host: ThreshLibp2p,
+    opts: { dhtTimeoutMs?: number; owned?: boolean } = {},
+  ) {
+    this.#owned = opts.owned ?? false;
+    this.#dhtTimeoutMs = opts.dhtTimeoutMs ?? 15_000;
+  }
+
+  static async create(init: Libp2pTransportInit): Promise<Libp2pTransport> {
+    const host = await createThreshLibp2p({
+      privateKey: init.privateKey ?? crypto.getRandomValues(new Uint8Array(32)),
+      clientMode: true,
+      bootstrap: init.bootstrap,
+      dhtNamespaces: threshDhtNamespaces(init.now),
+      initialQuerySelfInterval: 0,
+    });
+    return new Libp2pTransport(host, { dhtTimeoutMs: init.dhtTimeoutMs, owned: true });
+  }
+
+  async closestNodes(key: Uint8Array, count: number, signal?: AbortSignal): Promise<PeerInfo[]> {
+    const peers = await getClosestPeers(this.host, key, { signal, timeoutMs: this.#dhtTimeoutMs });
+    return peers.slice(0, count).map((p) => ({ id: p.id.toString(), addrs: p.multiaddrs.map(String) }));
+  }
+
+  async call(
+    peer: PeerInfo,
+    protocol: RequestProtocolName,
+    requestBytes: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    const limits = PROTOCOL_LIMITS[protocol];
+    return request(this.host, target(peer), PROTOCOL_IDS[protocol], requestBytes, {
+      signal,
+      timeoutMs: limits.timeoutMs,
+      maxResponseBytes: limits.maxResponseBytes,
+    });
+  }
+
+  async putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }> {
+    const r = await putRecord(this.host, key, value, { signal, timeoutMs: this.#dhtTimeoutMs });
+    return { accepted: r.accepted.length };
+  }
+
+  async getRecord(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    return getRecord(this.host, key, { signal, timeoutMs: this.#dhtTimeoutMs });
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.host.stop();
+  }
+}
+
+/** The peer's multiaddrs, each ending in its /p2p/ id; or its PeerId for the peer store. */
+function target(peer: PeerInfo): Multiaddr[] | ReturnType<typeof peerIdFromString> {
+  const addrs: Multiaddr[] = [];
+  for (const a of peer.addrs) {
+    try {
+      const ma = multiaddr(a);
+      const hasId = ma.getComponents().some((c) => c.name === 'p2p');
+      addrs.push(hasId ? ma : ma.encapsulate(`/p2p/${peer.id}`));
+    } catch {
+      // an address we cannot parse is skipped; the others (or the peer store) may do
+    }
+  }
+  return addrs.length > 0 ? addrs : peerIdFromString(peer.id);
+}

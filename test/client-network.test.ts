@@ -1,0 +1,97 @@
+/**
+ * The client library against five real node processes (issue #5): the owner grants /team
+ * 3-of-5 through the real node selection (DHT closest peers to the policy id, node records
+ * fetched over libp2p), the reader (its own libp2p host, nothing shared with the owner)
+ * decrypts /team/reports/q3.pdf, the owner revokes and the reader's next attempt fails naming
+ * the revocation.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// Relative until @thresh/client's index exports them (then: from '@thresh/client').
+import { createClient, Libp2pTransport, NotEnoughFragmentsError } from '@thresh/client';
+import { collect, encryptFile, Identity } from '@thresh/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessCluster } from './helpers/processes.js';
+
+const cluster = new ProcessCluster();
+const transports: Libp2pTransport[] = [];
+let stateDir: string;
+
+const ownerId = Identity.generate();
+const readerId = Identity.generate();
+const plaintext = new TextEncoder().encode('Q3 numbers, for the team only. '.repeat(1000));
+
+async function waitForPeers(min: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const counts = await Promise.all(
+      cluster.nodes.map(
+        async (n) =>
+          ((await (await fetch(`${n.runtime!.http}/v1/status`)).json()) as { peers: number }).peers,
+      ),
+    );
+    if (counts.every((c) => c >= min)) return;
+    if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function transport(): Promise<Libp2pTransport> {
+  const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[0].bootstrapAddr] });
+  transports.push(t);
+  // until the client's DHT knows the five nodes
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const peers = await t
+      .closestNodes(crypto.getRandomValues(new Uint8Array(16)), 20)
+      .catch(() => [] as unknown[]);
+    if (peers.length >= 5) return t;
+    if (Date.now() > deadline) throw new Error(`the client found ${peers.length} DHT peers`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'thresh-client-net-'));
+  await cluster.init(5);
+  await cluster.startAll();
+  await waitForPeers(4);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(transports.map((t) => t.close()));
+  await cluster.cleanup();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('client over five real nodes', () => {
+  const state: { grant?: string; policyId?: string; file?: Uint8Array } = {};
+
+  it('the owner grants /team 3-of-5 through DHT node selection', async () => {
+    const owner = createClient({ identity: ownerId, transport: await transport(), stateDir });
+    const g = await owner.grant({ path: '/team', reader: readerId.card, threshold: 3, shares: 5, ttl: 3600 });
+    expect(g.receipts).toHaveLength(5);
+    expect(new Set(g.nodeIds.map((id) => Buffer.from(id).toString('hex'))).size).toBe(5);
+    state.grant = g.grantString;
+    state.policyId = g.policyId;
+    state.file = await collect(encryptFile(ownerId, { path: '/team/reports/q3.pdf' }, [plaintext]).stream);
+    expect((await owner.policies())[0]).toMatchObject({ policyId: g.policyId, status: 'active' });
+  }, 60_000);
+
+  it('the reader decrypts /team/reports/q3.pdf through libp2p', async () => {
+    const reader = createClient({ identity: readerId, transport: await transport() });
+    expect(await reader.decrypt(state.file!, { grant: state.grant! })).toEqual(plaintext);
+  }, 60_000);
+
+  it('after the owner revokes, decrypt fails naming the revocation', async () => {
+    const owner = createClient({ identity: ownerId, transport: transports[0], stateDir });
+    const r = await owner.revoke(state.policyId!);
+    expect(r.receipts.every((x) => x.ok)).toBe(true);
+    expect(r.accessGone).toBe(true);
+    const reader = createClient({ identity: readerId, transport: transports[1] });
+    const e = await reader.decrypt(state.file!, { grant: state.grant! }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(NotEnoughFragmentsError);
+    expect((e as NotEnoughFragmentsError).reasons).toEqual(Array(5).fill('revoked'));
+  }, 60_000);
+});
