@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { ReencryptReply, ReencryptRequest, unwrapReply, verifyNodeRecord } from '@thresh/protocol';
 import { expect, it } from 'vitest';
 
 /** GET with an explicit Host header (fetch does not let a caller set one). */
@@ -29,6 +30,25 @@ it('bootstraps from an address without a peer id; the HTTP API accepts an allowe
     }
     expect(peers).toBeGreaterThanOrEqual(1);
     expect(await getWithHost(`${a.runtime!.http}/v1/health`, 'thresh.example:9999')).toBe(200);
+    // The status carries the node's signed record; the gateway relays to the node itself.
+    const status = (await (await fetch(`${a.runtime!.http}/v1/status`)).json()) as {
+      nodeRecord: string;
+      peerId: string;
+    };
+    expect(verifyNodeRecord(Buffer.from(status.nodeRecord, 'base64')).body.peer).toBe(status.peerId);
+    const request = ReencryptRequest.encode({
+      items: [{ id: 1, levels: [{ pathHash: new Uint8Array(32), capsule: new Uint8Array(105) }] }],
+    });
+    const res = await fetch(`${a.runtime!.http}/v1/gateway/retrieve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ nodes: [a.bootstrapAddr], request: Buffer.from(request).toString('base64') }),
+    });
+    expect(res.status).toBe(200);
+    const { results } = (await res.json()) as { results: { reply?: string; error?: unknown }[] };
+    expect(results[0].error).toBeUndefined();
+    const reply = unwrapReply(ReencryptReply.decode(Buffer.from(results[0].reply!, 'base64')));
+    expect(reply.items[0]).toMatchObject({ id: 1, error: 'NOT_FOUND' });
     expect(await getWithHost(`${a.runtime!.http}/v1/health`, 'evil.example:9999')).toBe(403);
   } finally {
     await c.cleanup();

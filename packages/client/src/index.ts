@@ -10,3 +10,4 @@ export { type PolicyEntry, type PolicyNodeEntry, type PolicyStatus, STATE_FILE }
 export * from './transport/errors.js';
 export * from './transport/libp2p/index.js';
 export * from './transport.js';
+export * from './transport-http.js';

@@ -4,6 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import {
   createThreshLibp2p,
   getRecord,
+  Libp2pTransport,
   putRecord,
   request,
   type ThreshLibp2p,
@@ -43,6 +44,7 @@ import { Key } from 'interface-datastore';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import { CryptoPool } from './crypto/index.js';
 import { openDataDir } from './datadir.js';
+import { type DecommissionReport, decommission } from './decommission.js';
 import { createHttpApi, type HttpApi } from './http/index.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type NodeMetrics } from './metrics.js';
@@ -88,6 +90,8 @@ export class ThreshNode {
   /** The HTTP API's base URL, when it runs. */
   httpUrl: string | undefined;
   #record: Signed<unknown> | undefined;
+  /** This node's own handlers by protocol id (for the gateway's requests to itself). */
+  #local = new Map<string, (bytes: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>>();
   #timers: NodeJS.Timeout[] = [];
   #inFlight = 0;
   #stopping = false;
@@ -224,17 +228,27 @@ export class ThreshNode {
       handler: (req: Req, signal: AbortSignal) => Promise<Res>,
     ) => {
       const limits: ProtocolLimits = PROTOCOL_LIMITS[name];
+      const mapError = (e: unknown) => {
+        const reply = errorReplyFromError(e);
+        if (reply.error.code === 'INTERNAL')
+          this.log.error({ err: String(e), protocol: name }, 'handler failed');
+        return resType.encode(reply as Res);
+      };
+      const answer = async (bytes: Uint8Array, signal: AbortSignal) => {
+        this.#inFlight++;
+        try {
+          return resType.encode(await handler(reqType.decode(bytes), signal));
+        } finally {
+          if (--this.#inFlight === 0 && this.#drained) this.#drained();
+        }
+      };
+      // The gateway's requests to this very node (libp2p does not dial itself): the same handler,
+      // errors turned into the same error replies.
+      this.#local.set(PROTOCOL_IDS[name], (bytes, signal) => answer(bytes, signal).catch(mapError));
       serveProtocol(
         this.libp2p,
         PROTOCOL_IDS[name],
-        async (bytes, ctx) => {
-          this.#inFlight++;
-          try {
-            return resType.encode(await handler(reqType.decode(bytes), ctx.signal));
-          } finally {
-            if (--this.#inFlight === 0 && this.#drained) this.#drained();
-          }
-        },
+        (bytes, ctx) => answer(bytes, ctx.signal),
         {
           maxRequestBytes: limits.maxRequestBytes,
           timeoutMs: limits.timeoutMs,
@@ -245,12 +259,7 @@ export class ThreshNode {
         },
         {
           onError: errorFrame(resType),
-          mapError: (e) => {
-            const reply = errorReplyFromError(e);
-            if (reply.error.code === 'INTERNAL')
-              this.log.error({ err: String(e), protocol: name }, 'handler failed');
-            return resType.encode(reply as Res);
-          },
+          mapError,
           onOutcome: (protocol, outcome, ms) => this.onOutcome?.(protocol, outcome, ms),
         },
       );
@@ -306,18 +315,24 @@ export class ThreshNode {
         card: this.card.toString(),
         fingerprint: this.card.fingerprint(),
         addresses: this.multiaddrs(),
+        // The signed node record, for clients that reach the network only over HTTP.
+        nodeRecord: Buffer.from(this.#record!.bytes).toString('base64'),
       }),
-      admin: { sweep: () => this.sweepNow() },
+      admin: { sweep: () => this.sweepNow(), decommission: () => this.decommission() },
       gateway: {
         enabled: this.options.gateway,
-        relay: (addrs, protocol, bytes, signal) =>
-          request(
+        relay: (addrs, protocol, bytes, signal) => {
+          const self = `/p2p/${this.peerId}`;
+          const local = this.#local.get(protocol);
+          if (local && addrs.some((a) => a.endsWith(self))) return local(bytes, signal);
+          return request(
             this.libp2p,
             addrs.map((a) => multiaddr(a)),
             protocol,
             bytes,
             { signal },
-          ),
+          );
+        },
       },
     });
     this.httpUrl = (await this.#http.start()).url;
@@ -377,6 +392,34 @@ export class ThreshNode {
       this.log.warn({ err: String(e) }, 'revocation check stopped early');
     }
     if (applied) this.log.info({ applied }, 'applied revocations published while away');
+  }
+
+  /** Set by decommission(): resolves once the node has stopped. */
+  stopped: Promise<void> | undefined;
+  #decommissioning: Promise<DecommissionReport> | undefined;
+
+  /**
+   * Leaves the network for good (DESIGN.md "Nodes": Handoff): hands every live kfrag over to a
+   * replacement node (decommission.ts), then stops. Resolves with the report when the handoff is
+   * done; stopping starts right after, so that the admin route calling this answers first
+   * (stop() closes the HTTP API and its connections). Await `stopped` for the end. A second
+   * call gets the first one's report: one kfrag is never handed to two nodes.
+   */
+  decommission(): Promise<DecommissionReport> {
+    this.#decommissioning ??= (async () => {
+      const report = await decommission({
+        identity: this.identity,
+        store: this.store,
+        transport: new Libp2pTransport(this.libp2p),
+        log: this.log,
+      });
+      this.stopped = new Promise((r) => setTimeout(r, 100)).then(() => this.stop());
+      return report;
+    })().catch((e: unknown) => {
+      this.#decommissioning = undefined; // nothing was handed over twice: it may be tried again
+      throw e;
+    });
+    return this.#decommissioning;
   }
 
   /** Stops serving, waits for in-flight requests (up to `drainMs`), closes everything. */

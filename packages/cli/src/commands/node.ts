@@ -139,6 +139,59 @@ export function registerNodeCommands(program: Command): void {
     });
 
   node
+    .command('decommission')
+    .description(
+      'leave the network for good: the running node hands every live kfrag over to a replacement node, then stops',
+    )
+    .option('--data-dir <dir>', 'data directory of the running node', defaultNodeDir())
+    .option('--json', 'machine-readable output')
+    .action(async (o) => {
+      let runtime: NodeRuntime;
+      let token: string;
+      try {
+        runtime = JSON.parse(await readFile(join(o.dataDir, RUNTIME_FILE), 'utf8')) as NodeRuntime;
+        token = (await readFile(join(o.dataDir, 'admin-token'), 'utf8')).trim();
+      } catch {
+        throw new CliError(`no running node with an admin token in ${o.dataDir}`, EXIT.failure);
+      }
+      if (!runtime.http) throw new CliError('that node runs without its HTTP API (--http off)', EXIT.failure);
+      let report: { handedOver: number; failed: { policyId: string; reason: string }[] };
+      try {
+        const res = await fetch(new URL('/v1/admin/decommission', runtime.http), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(30 * 60_000),
+        });
+        const body = (await res.json()) as typeof report;
+        if (!res.ok) throw new Error(JSON.stringify(body));
+        report = { handedOver: body.handedOver, failed: body.failed };
+      } catch (e) {
+        throw new CliError(`decommission failed at ${runtime.http}: ${(e as Error).message}`, EXIT.network);
+      }
+      // The node stops itself once it has answered: wait for its process to exit.
+      const running = () => {
+        try {
+          process.kill(runtime.pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const deadline = Date.now() + 60_000;
+      while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const exited = !running();
+      if (exited) await rm(join(o.dataDir, RUNTIME_FILE), { force: true });
+      printResult(o.json, { ...report, pid: runtime.pid, exited }, () =>
+        [
+          `handed over ${report.handedOver} ${report.handedOver === 1 ? 'policy' : 'policies'}`,
+          ...report.failed.map((f) => `kept ${f.policyId}: ${f.reason}`),
+          exited ? `node (pid ${runtime.pid}) stopped` : `node (pid ${runtime.pid}) still running`,
+        ].join('\n'),
+      );
+      if (report.failed.length > 0 || !exited) process.exitCode = EXIT.failure;
+    });
+
+  node
     .command('status')
     .description(
       'ask a running node (its HTTP API) for its peer id, addresses, peers, policies, uptime, version',
