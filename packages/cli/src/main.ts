@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerClientCommands } from './commands/client.js';
 import { registerClusterCommands } from './commands/cluster.js';
 import { registerNodeCommands } from './commands/node.js';
 import { CliError, EXIT } from './errors.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerNodeCommands(program);
   registerClusterCommands(program);
+  registerClientCommands(program);
   return program;
 }
 
