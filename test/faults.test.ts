@@ -176,9 +176,13 @@ describe('faults against five real node processes', () => {
   // node record (client.ts #resolvePeer -> transport getRecord -> transport/libp2p/dht.ts
   // getRecord); a frozen DHT peer holds that query until its deadline, and withDeadline()
   // throws the TimeoutError away with the value already found (`best`), same for
-  // getClosestPeers in the discovery fallback. Fix: on the deadline, return the best value /
-  // the peers found so far (or end the get at the first valid VALUE), and let #resolvePeer
-  // report a lookup timeout as 'timeout' rather than 'unreachable'.
+  // getClosestPeers in the discovery fallback. Done since: on the deadline they return what they
+  // found, and #resolvePeer reports a lookup timeout as 'timeout'. Still failing because of the
+  // root cause: kad-dht holds every query of a host until that host's FIRST self-query ends,
+  // and runs that first self-query with no timeout (kad-dht query-self.js, query/manager.js);
+  // a frozen peer stalls it. `allowQueryWithZeroPeers: true` lifts the gate but lets queries
+  // run on half-filled routing tables (tried: worse). Next: run the reader's lookups once the
+  // host's self-query has ended or timed out by our own deadline, or query known peers directly.
   it.fails('a frozen node whose answer is needed is named as a timeout, the killed ones unreachable', async () => {
     const g = await grantAll('/frozen-needed');
     const b = await fileUnder('/frozen-needed');
@@ -190,9 +194,13 @@ describe('faults against five real node processes', () => {
       .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(NotEnoughFragmentsError);
     const err = e as NotEnoughFragmentsError;
-    expect(err.found).toBe(2);
+    expect(err.found, JSON.stringify(err.failures)).toBe(2);
     const reasons = Object.fromEntries(err.failures.map((f) => [f.nodeId, f.reason]));
-    expect(reasons).toEqual({ [ids[2]]: 'timeout', [ids[3]]: 'unreachable', [ids[4]]: 'unreachable' });
+    expect(reasons, JSON.stringify(err.failures)).toEqual({
+      [ids[2]]: 'timeout',
+      [ids[3]]: 'unreachable',
+      [ids[4]]: 'unreachable',
+    });
   }, 90_000);
 
   it('a node down during a revocation refuses the policy after its restart', async () => {
@@ -353,7 +361,7 @@ describe('faults against five real node processes', () => {
       .catch((err: unknown) => err);
     expect(e).toBeInstanceOf(NotEnoughFragmentsError);
     const err = e as NotEnoughFragmentsError;
-    expect(err.found).toBe(2);
+    expect(err.found, JSON.stringify(err.failures)).toBe(2);
     expect(Object.fromEntries(err.failures.map((x) => [x.nodeId, x.reason]))).toEqual({
       [bad[0].nodeId]: 'bad-proof',
       [bad[1].nodeId]: 'bad-proof',

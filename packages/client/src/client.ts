@@ -773,7 +773,9 @@ export class ThreshClient {
       peer = await this.#resolvePeer(nodeHex, policy.id, signal);
       peerId = peer.id;
     } catch (e) {
-      failAll(jobs, 'unreachable', e instanceof Error ? e.message : String(e));
+      // No address for the node: its lookup timed out (say so), or it is nowhere to be found.
+      const { reason, message } = reasonOf(e);
+      failAll(jobs, reason === 'timeout' ? 'timeout' : 'unreachable', message);
       return;
     }
     const wanted = jobs.filter((j) => j.valid.size < m);

@@ -6,7 +6,7 @@
  */
 import type { PeerId, PeerInfo } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
-import { InvalidArgumentError } from '@thresh/protocol';
+import { InvalidArgumentError, selectNewest } from '@thresh/protocol';
 import { AbortedError, DhtError, TimeoutError, type TransportError } from '../errors.js';
 import { plainBytes } from './bytes.js';
 
@@ -99,13 +99,24 @@ export async function getRecord(
   key: Uint8Array,
   options: DhtOptions = {},
 ): Promise<Uint8Array | undefined> {
-  return withDeadline('get', options, async (signal) => {
-    let best: Uint8Array | undefined;
-    for await (const event of host.services.dht.get(key, { signal })) {
-      if (event.name === 'VALUE') best = plainBytes(event.value);
-    }
-    return best;
-  });
+  const found: Uint8Array[] = [];
+  try {
+    return await withDeadline('get', options, async (signal) => {
+      let best: Uint8Array | undefined;
+      for await (const event of host.services.dht.get(key, { signal })) {
+        if (event.name === 'VALUE') {
+          best = plainBytes(event.value);
+          found.push(best);
+        }
+      }
+      return best; // kad-dht's last VALUE is the one its selector chose
+    });
+  } catch (e) {
+    // A query that runs into its deadline keeps what it found: one frozen or slow peer must not
+    // throw away valid values from the others (kad-dht validated each one). Newest wins.
+    if (e instanceof TimeoutError && found.length > 0) return found[selectNewest(found)];
+    throw e;
+  }
 }
 
 /** The peers closest to `key` that answered, closest first as kad-dht reports them. */
@@ -114,13 +125,19 @@ export async function getClosestPeers(
   key: Uint8Array,
   options: DhtOptions = {},
 ): Promise<PeerInfo[]> {
-  return withDeadline('getClosestPeers', options, async (signal) => {
-    const peers: PeerInfo[] = [];
-    for await (const event of host.services.dht.getClosestPeers(key, { signal })) {
-      if (event.name === 'FINAL_PEER') peers.push(event.peer);
-    }
-    return peers;
-  });
+  const peers: PeerInfo[] = [];
+  try {
+    return await withDeadline('getClosestPeers', options, async (signal) => {
+      for await (const event of host.services.dht.getClosestPeers(key, { signal })) {
+        if (event.name === 'FINAL_PEER') peers.push(event.peer);
+      }
+      return peers;
+    });
+  } catch (e) {
+    // As in getRecord: the peers found before the deadline are still the closest known.
+    if (e instanceof TimeoutError && peers.length > 0) return peers;
+    throw e;
+  }
 }
 
 async function validateLocally(dht: KadDHT, key: Uint8Array, value: Uint8Array): Promise<void> {
