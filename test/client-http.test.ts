@@ -55,16 +55,6 @@ async function status(url: string): Promise<Status> {
   return (await (await fetch(`${url}/v1/status`)).json()) as Status;
 }
 
-async function waitForPeers(min: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const counts = await Promise.all(cluster.nodes.map(async (n) => (await status(n.runtime!.http!)).peers));
-    if (counts.every((c) => c >= min)) return;
-    if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The nodes' signed records, fetched once over libp2p (no HTTP route serves them). */
 async function fetchRecords(named: PeerInfo[]): Promise<Uint8Array[]> {
   const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[0].bootstrapAddr] });
@@ -88,7 +78,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'thresh-client-http-'));
   await cluster.init(6);
   await cluster.startAll();
-  await waitForPeers(4);
+  await cluster.waitForPeers(4);
   gatewayUrl = cluster.nodes[0].runtime!.http!;
   peers = await Promise.all(
     cluster.nodes.slice(1).map(async (n) => {

@@ -22,21 +22,6 @@ const ownerId = Identity.generate();
 const readerId = Identity.generate();
 const plaintext = new TextEncoder().encode('Q3 numbers, for the team only. '.repeat(1000));
 
-async function waitForPeers(min: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const counts = await Promise.all(
-      cluster.nodes.map(
-        async (n) =>
-          ((await (await fetch(`${n.runtime!.http}/v1/status`)).json()) as { peers: number }).peers,
-      ),
-    );
-    if (counts.every((c) => c >= min)) return;
-    if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 async function transport(): Promise<Libp2pTransport> {
   const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[0].bootstrapAddr] });
   transports.push(t);
@@ -56,7 +41,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'thresh-client-net-'));
   await cluster.init(5);
   await cluster.startAll();
-  await waitForPeers(4);
+  await cluster.waitForPeers(4);
 }, 180_000);
 
 afterAll(async () => {

@@ -4,8 +4,7 @@
  * node 3 or 4 and exit; the replacement then re-encrypts by policy id with a cfrag that
  * verifies, and the reader decrypts with it and node 1's.
  */
-import { multiaddr } from '@multiformats/multiaddr';
-import { createThreshLibp2p, request, type ThreshLibp2p, threshDhtNamespaces } from '@thresh/client';
+import { createThreshLibp2p, type ThreshLibp2p, threshDhtNamespaces } from '@thresh/client';
 import {
   type Capsule,
   CapsuleFrag,
@@ -35,37 +34,12 @@ import {
   verifyReceipt,
 } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessCluster, runCli } from './helpers/processes.js';
+import { callNode, ProcessCluster, runCli } from './helpers/processes.js';
 
 const cluster = new ProcessCluster();
 let client: ThreshLibp2p;
 const owner = Identity.generate();
 const reader = Identity.generate();
-
-async function call<T>(
-  node: number,
-  protocol: string,
-  bytes: Uint8Array,
-  type: { decode(b: Uint8Array): T },
-) {
-  const addrs = cluster.nodes[node].runtime!.multiaddrs.map((m) => multiaddr(m));
-  return type.decode(await request(client, addrs, protocol, bytes, { timeoutMs: 15_000 }));
-}
-
-async function waitForPeers(min: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const counts = await Promise.all(
-      cluster.nodes.map(
-        async (n) =>
-          ((await (await fetch(`${n.runtime!.http}/v1/status`)).json()) as { peers: number }).peers,
-      ),
-    );
-    if (counts.every((c) => c >= min)) return;
-    if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   await cluster.init(5);
@@ -76,7 +50,7 @@ beforeAll(async () => {
     dhtNamespaces: threshDhtNamespaces(),
     initialQuerySelfInterval: 0,
   });
-  await waitForPeers(4);
+  await cluster.waitForPeers(4);
 }, 180_000);
 
 afterAll(async () => {
@@ -95,7 +69,13 @@ describe('handoff on decommission (real processes)', () => {
   it('stores a 2-of-3 policy on nodes 0-2', async () => {
     for (let i = 0; i < 5; i++) {
       const reply = unwrapReply(
-        await call(i, PROTOCOL_IDS.nodeRecord, NodeRecordRequest.encode({}), NodeRecordReply),
+        await callNode(
+          client,
+          cluster.nodes[i],
+          PROTOCOL_IDS.nodeRecord,
+          NodeRecordRequest.encode({}),
+          NodeRecordReply,
+        ),
       );
       state.cards.push(verifyNodeRecord(reply.nodeRecord).card);
     }
@@ -126,15 +106,18 @@ describe('handoff on decommission (real processes)', () => {
         assignment: assignments[i].bytes,
         sealedKFrag: sealKFrag(kfrags[i], policy.digest(), nodeIds[i], cards[i].encryptingKey),
       });
-      const reply = unwrapReply(await call(i, PROTOCOL_IDS.storePolicy, req, StorePolicyReply));
+      const reply = unwrapReply(
+        await callNode(client, cluster.nodes[i], PROTOCOL_IDS.storePolicy, req, StorePolicyReply),
+      );
       verifyReceipt(reply.receipt, { op: 'store', nodeId: nodeIds[i], policyDigest: policy.digest() });
     }
   });
 
   async function cfragFrom(node: number, capsule: Capsule): Promise<VerifiedCapsuleFrag | string> {
     const reply = unwrapReply(
-      await call(
-        node,
+      await callNode(
+        client,
+        cluster.nodes[node],
         PROTOCOL_IDS.reencrypt,
         ReencryptRequest.encode({
           items: [

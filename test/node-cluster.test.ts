@@ -6,14 +6,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { multiaddr } from '@multiformats/multiaddr';
-import {
-  createThreshLibp2p,
-  getRecord,
-  request,
-  type ThreshLibp2p,
-  threshDhtNamespaces,
-} from '@thresh/client';
+import { createThreshLibp2p, getRecord, type ThreshLibp2p, threshDhtNamespaces } from '@thresh/client';
 import {
   Capsule,
   CapsuleFrag,
@@ -51,7 +44,7 @@ import {
   verifyReceipt,
 } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessCluster } from './helpers/processes.js';
+import { callNode, ProcessCluster } from './helpers/processes.js';
 
 const cluster = new ProcessCluster();
 let client: ThreshLibp2p;
@@ -60,31 +53,6 @@ const owner = Identity.generate();
 const reader = Identity.generate();
 const plaintext = new TextEncoder().encode('Q3 numbers, for the team only. '.repeat(100));
 const PATH = '/team/reports/q3.pdf';
-
-async function call<T>(
-  node: number,
-  protocol: string,
-  bytes: Uint8Array,
-  type: { decode(b: Uint8Array): T },
-) {
-  const addrs = cluster.nodes[node].runtime!.multiaddrs.map((m) => multiaddr(m));
-  return type.decode(await request(client, addrs, protocol, bytes, { timeoutMs: 15_000 }));
-}
-
-async function waitForPeers(min: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const counts = await Promise.all(
-      cluster.nodes.map(
-        async (n) =>
-          ((await (await fetch(`${n.runtime!.http}/v1/status`)).json()) as { peers: number }).peers,
-      ),
-    );
-    if (counts.every((c) => c >= min)) return;
-    if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   await cluster.init(3);
@@ -95,7 +63,7 @@ beforeAll(async () => {
     dhtNamespaces: threshDhtNamespaces(),
     initialQuerySelfInterval: 0,
   });
-  await waitForPeers(2);
+  await cluster.waitForPeers(2);
 }, 120_000);
 
 afterAll(async () => {
@@ -116,7 +84,13 @@ describe('three real nodes', () => {
     state.cards = [];
     for (let i = 0; i < 3; i++) {
       const reply = unwrapReply(
-        await call(i, PROTOCOL_IDS.nodeRecord, NodeRecordRequest.encode({}), NodeRecordReply),
+        await callNode(
+          client,
+          cluster.nodes[i],
+          PROTOCOL_IDS.nodeRecord,
+          NodeRecordRequest.encode({}),
+          NodeRecordReply,
+        ),
       );
       const rec = verifyNodeRecord(reply.nodeRecord);
       expect(rec.body.peer).toBe(cluster.nodes[i].runtime!.peerId);
@@ -165,7 +139,9 @@ describe('three real nodes', () => {
         assignment: assignments[i].bytes,
         sealedKFrag: sealKFrag(kfrags[i], policy.digest(), nodeIds[i], cards[i].encryptingKey),
       });
-      const reply = unwrapReply(await call(i, PROTOCOL_IDS.storePolicy, req, StorePolicyReply));
+      const reply = unwrapReply(
+        await callNode(client, cluster.nodes[i], PROTOCOL_IDS.storePolicy, req, StorePolicyReply),
+      );
       verifyReceipt(reply.receipt, { op: 'store', nodeId: nodeIds[i], policyDigest: policy.digest() });
     }
     const f = encryptFile(owner, { path: PATH }, [plaintext]);
@@ -179,8 +155,9 @@ describe('three real nodes', () => {
     const levels = h.header.body.l.map((l, i) => ({ pathHash: hashes[i], capsule: l.c }));
     if (!http) {
       const reply = unwrapReply(
-        await call(
-          node,
+        await callNode(
+          client,
+          cluster.nodes[node],
           PROTOCOL_IDS.reencrypt,
           ReencryptRequest.encode({ items: [{ id: 7, levels }] }),
           ReencryptReply,
@@ -246,7 +223,13 @@ describe('three real nodes', () => {
     const rev = makeRevocation(owner, { id: state.policyId!, expiry: Math.floor(Date.now() / 1000) + 3600 });
     for (let i = 0; i < 3; i++) {
       const reply = unwrapReply(
-        await call(i, PROTOCOL_IDS.revoke, RevokeRequest.encode({ revocation: rev.bytes }), RevokeReply),
+        await callNode(
+          client,
+          cluster.nodes[i],
+          PROTOCOL_IDS.revoke,
+          RevokeRequest.encode({ revocation: rev.bytes }),
+          RevokeReply,
+        ),
       );
       verifyReceipt(reply.receipt, { op: 'revoke', nodeId: nodeIdOf(state.cards![i]) });
       const { item } = await reencryptVia(i, i === 1);

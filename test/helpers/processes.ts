@@ -2,6 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Libp2p } from '@libp2p/interface';
+import { multiaddr } from '@multiformats/multiaddr';
+import { request } from '@thresh/client';
 
 /**
  * Real `thresh` processes for integration and fault tests: every node is `thresh node start`
@@ -156,8 +159,36 @@ export class ProcessCluster {
     await Promise.all(rest.map((n) => n.start(['--bootstrap', first.bootstrapAddr, ...extra])));
   }
 
+  /** Waits until every node's HTTP status reports at least `min` peers (the DHT has formed). */
+  async waitForPeers(min: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const counts = await Promise.all(
+        this.nodes.map(
+          async (n) =>
+            ((await (await fetch(`${n.runtime!.http}/v1/status`)).json()) as { peers: number }).peers,
+        ),
+      );
+      if (counts.every((c) => c >= min)) return;
+      if (Date.now() > deadline) throw new Error(`peers: ${counts.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   async cleanup(): Promise<void> {
     await Promise.allSettled(this.nodes.map((n) => n.kill()));
     await Promise.allSettled(this.#dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
+}
+
+/** One framed request from a libp2p client to a node process, decoded with `type`. */
+export async function callNode<T>(
+  client: Libp2p,
+  node: NodeProcess,
+  protocol: string,
+  bytes: Uint8Array,
+  type: { decode(b: Uint8Array): T },
+): Promise<T> {
+  const addrs = node.runtime!.multiaddrs.map((m) => multiaddr(m));
+  return type.decode(await request(client, addrs, protocol, bytes, { timeoutMs: 15_000 }));
 }
