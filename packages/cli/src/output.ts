@@ -6,3 +6,8 @@ export function printResult(json: boolean, value: unknown, human: () => string):
 export function info(message: string): void {
   process.stderr.write(`${message}\n`);
 }
+
+/** A warning: stderr, also in --json mode (stdout stays the result). */
+export function warn(message: string): void {
+  process.stderr.write(`${message}\n`);
+}

@@ -19,20 +19,25 @@ import {
   bytesEqual,
   Capsule,
   CapsuleFrag,
-  type Card,
+  Card,
   canonicalPath,
   checkReencryptReply,
   collect,
   DecodeError,
   decodeDhtValue,
   decryptFileBody,
+  type EncryptedFile,
+  type EncryptOptions,
   encodeDhtValue,
   encodeGrant,
+  encryptFile,
   generateKFrags,
   type Identity,
   InvalidArgumentError,
+  type IssueDirKeyOptions,
   isAncestorOrSelf,
   isReencryptResult,
+  issueDirKey,
   kfragId,
   kfragPrecursor,
   levelIndex,
@@ -67,9 +72,11 @@ import {
   StorePolicyRequest,
   sealKFrag,
   sealPolicyMap,
+  unwrapDekAsOwner,
   unwrapDekWithCfrags,
   unwrapReply,
   type VerifiedCapsuleFrag,
+  type VerifiedDirKey,
   type VerifiedNodeRecord,
   type VerifiedPolicyMap,
   type VerifiedReceipt,
@@ -81,11 +88,21 @@ import {
   type NodeFailure,
   type NodeFailureReason,
   NoNodesError,
+  NoTransportError,
   NotEnoughFragmentsError,
   NotGrantedError,
   UnknownPolicyError,
 } from './errors.js';
-import { fromHexString, type PolicyEntry, PolicyState, toB64, toHexString } from './state.js';
+import {
+  fromHexString,
+  type PolicyEntry,
+  PolicyState,
+  type RegrantEntry,
+  type RotationEntry,
+  type StateData,
+  toB64,
+  toHexString,
+} from './state.js';
 import type { PeerInfo, Transport } from './transport.js';
 import { anySignal, reasonOf, reasonOfWireCode, shuffle, throwIfAborted } from './util.js';
 
@@ -94,7 +111,11 @@ export type ClientLog = (level: ClientLogLevel, message: string, fields?: Record
 
 export interface ClientOptions {
   identity: Identity;
-  transport: Transport;
+  /**
+   * The network. Optional for an owner's offline work (encrypt, issueDirKey, openAsOwner,
+   * policies, epochs); every network call then throws NoTransportError.
+   */
+  transport?: Transport;
   /** Where the owner keeps policies.json. Without it, the owner's state lives in memory. */
   stateDir?: string;
   /** Unix seconds. @default the system clock */
@@ -130,7 +151,7 @@ export interface GrantOptions extends CallOptions {
   expiresAt?: number;
   /** Seconds from now; or give `expiresAt`. */
   ttl?: number;
-  /** The level's epoch. @default 0 */
+  /** The level's epoch. @default the level's current epoch in the owner's state (0 until rotated) */
   epoch?: number;
   /** Pin nodes instead of DHT selection: n of them are chosen at random. */
   nodes?: PeerInfo[];
@@ -160,7 +181,78 @@ export interface RevokeResult {
 }
 
 export interface DecryptOptions extends CallOptions {
-  grant: string;
+  /**
+   * The grant string the owner gave. Files of the same level written at another epoch (after a
+   * rotation) use the owner's grant for that epoch, found in the DHT. Without a grant, the
+   * grant is looked up in the DHT by the file's owner, path and epochs.
+   */
+  grant?: string;
+}
+
+export interface RevokeOptions extends CallOptions {
+  /**
+   * Also rotate the level (DESIGN.md "Revoke, expiry, rotation"): cut the reader off the
+   * directory (their other live policies on the same level, earlier re-grants, are revoked
+   * too), bump the level's epoch for new files and re-grant every other reader. @default false
+   */
+  rotate?: boolean;
+}
+
+export interface RotateOptions extends CallOptions {
+  /** Readers not to re-grant. */
+  exclude?: readonly Card[];
+}
+
+export interface RegrantResult {
+  /** Reader card, printed form. */
+  reader: string;
+  /** The reader's live policy at the old epoch (it stays live: old files keep opening). */
+  fromPolicy: string;
+  /** The new policy at the new epoch. */
+  policyId: string;
+  grantString: string;
+}
+
+export interface RotateResult {
+  path: string;
+  from: number;
+  to: number;
+  /** An earlier rotation of this path was unfinished: this call finished it (no new epoch). */
+  resumed: boolean;
+  regranted: RegrantResult[];
+  /** Re-grants that failed: run rotate() on the path again to retry them. */
+  failed: { reader: string; fromPolicy: string; error: string }[];
+  excludedReaders: string[];
+  /** Every re-grant is done. */
+  done: boolean;
+}
+
+export interface RevokeRotateResult extends RevokeResult {
+  /** With `rotate`: the reader's other live policies on the level, revoked too (hex ids). */
+  alsoRevoked: { policyId: string; result: RevokeResult }[];
+  rotation: RotateResult;
+}
+
+/** A level of a file whose epoch the owner has since rotated past. */
+export interface SupersededLevel {
+  prefix: string;
+  fileEpoch: number;
+  currentEpoch: number;
+  /** When the owner rotated the level past the file's epoch (Unix seconds), if recorded. */
+  rotatedAt?: number;
+  /** The file says it was written after that rotation: its writer used stale keys. */
+  writtenAfterRotation: boolean;
+}
+
+export interface OwnerOpened {
+  path: string;
+  /** Writer files: the writer's card. */
+  writer?: Card;
+  /** Levels written under a superseded epoch (empty for files written at the current epochs). */
+  superseded: SupersededLevel[];
+  /** A writer file, or one written after a rotation, under a superseded epoch: warn the owner. */
+  stale: boolean;
+  plaintext: AsyncIterable<Uint8Array>;
 }
 
 export type FileInput = Uint8Array | ByteSource;
@@ -172,6 +264,7 @@ interface Candidate {
 }
 
 interface FileJob {
+  map: VerifiedPolicyMap;
   path: string;
   opened: OpenedHeader;
   index: number;
@@ -184,7 +277,7 @@ const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
 
 export class ThreshClient {
   readonly identity: Identity;
-  readonly transport: Transport;
+  readonly #transport: Transport | undefined;
   readonly #state: PolicyState;
   readonly #now: () => number;
   readonly #log: ClientLog;
@@ -206,14 +299,15 @@ export class ThreshClient {
   readonly #latency = new Map<string, number>();
   /** Policy id (hex) -> a running lookup of its nodes' records, for nodes the DHT did not name. */
   readonly #discoveries = new Map<string, Promise<void>>();
+  /** owner:prefix:epoch -> a map found in the DHT (grants of other epochs of a reader's level). */
+  readonly #foundMaps = new Map<string, VerifiedPolicyMap>();
 
   constructor(opts: ClientOptions) {
     if (opts === null || typeof opts !== 'object')
       throw new InvalidArgumentError('options', 'expected an object');
     if (!opts.identity) throw new InvalidArgumentError('identity', 'required');
-    if (!opts.transport) throw new InvalidArgumentError('transport', 'required');
     this.identity = opts.identity;
-    this.transport = opts.transport;
+    this.#transport = opts.transport;
     this.#state = new PolicyState(opts.stateDir);
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
     this.#log = opts.log ?? (() => {});
@@ -226,6 +320,12 @@ export class ThreshClient {
       maxGrantAttempts: opts.maxGrantAttempts ?? 3,
       selectionPeers: opts.selectionPeers ?? 20,
     };
+  }
+
+  /** The network; NoTransportError for a client made without one. */
+  get transport(): Transport {
+    if (!this.#transport) throw new NoTransportError();
+    return this.#transport;
   }
 
   // ------------------------------------------------------------------------------- owner
@@ -248,7 +348,7 @@ export class ThreshClient {
     if (expiry === undefined || !Number.isSafeInteger(expiry) || expiry <= now) {
       throw new InvalidArgumentError('expiresAt', 'give a future expiresAt (Unix seconds) or a positive ttl');
     }
-    const epoch = opts.epoch ?? 0;
+    const epoch = opts.epoch ?? (await this.#state.epochOf(prefix));
     const reader = opts.reader;
     const levelSk = pathKey(owner, prefix, epoch);
     const secret = pathHashSecret(owner.encryptingKey, owner.card.encryptingKey, reader.encryptingKey);
@@ -499,19 +599,289 @@ export class ThreshClient {
 
   /**
    * Revokes a policy (DESIGN.md "Revoke"): a signed revocation to every node ever sent a
-   * kfrag of it, published in the DHT, and the policy marked revoked in the state file.
+   * kfrag of it, published in the DHT, and the policy marked revoked in the state file. With
+   * `rotate`, also cuts the reader off the level and rotates it (see RevokeOptions.rotate).
    */
-  async revoke(policyId: string | Uint8Array, opts: CallOptions = {}): Promise<RevokeResult> {
+  async revoke(
+    policyId: string | Uint8Array,
+    opts: RevokeOptions & { rotate: true },
+  ): Promise<RevokeRotateResult>;
+  async revoke(policyId: string | Uint8Array, opts?: RevokeOptions): Promise<RevokeResult>;
+  async revoke(
+    policyId: string | Uint8Array,
+    opts: RevokeOptions = {},
+  ): Promise<RevokeResult | RevokeRotateResult> {
     const hex = typeof policyId === 'string' ? policyId.toLowerCase() : toHexString(policyId);
     const entry = await this.#state.get(hex);
     if (!entry) throw new UnknownPolicyError(hex);
-    const result = await this.#revokeEntry(entry, opts.signal);
-    await this.#state.upsert(hex, (e) => ({
+    const result = await this.#revokeAndMark(entry, opts.signal);
+    if (!opts.rotate) return result;
+    // The reader's other live policies on the level (earlier re-grants, other epochs).
+    const now = this.#now();
+    const others = (await this.#state.list()).filter(
+      (e) => e.status === 'active' && e.path === entry.path && e.reader === entry.reader && e.expiresAt > now,
+    );
+    const alsoRevoked: RevokeRotateResult['alsoRevoked'] = [];
+    for (const other of others) {
+      alsoRevoked.push({ policyId: other.policyId, result: await this.#revokeAndMark(other, opts.signal) });
+    }
+    const rotation = await this.#rotate(entry.path, {
+      exclude: [entry.reader],
+      revokedPolicy: entry.policyId,
+      signal: opts.signal,
+    });
+    return { ...result, alsoRevoked, rotation };
+  }
+
+  async #revokeAndMark(entry: PolicyEntry, signal: AbortSignal | undefined): Promise<RevokeResult> {
+    const result = await this.#revokeEntry(entry, signal);
+    await this.#state.upsert(entry.policyId, (e) => ({
       ...(e ?? entry),
       status: e?.status === 'abandoned' ? 'abandoned' : 'revoked',
       revokedAt: this.#now(),
     }));
     return result;
+  }
+
+  // ------------------------------------------------------------------- epochs and rotation
+
+  /** The levels the owner rotated, with their current epochs (every other level is at 0). */
+  async epochs(): Promise<Record<string, number>> {
+    return (await this.#state.snapshot()).epochs;
+  }
+
+  /** The current epoch of a level. */
+  async epochOf(path: string): Promise<number> {
+    return this.#state.epochOf(canonicalPath(path));
+  }
+
+  /** The owner's rotations, oldest first. */
+  async rotations(): Promise<RotationEntry[]> {
+    return (await this.#state.snapshot()).rotations;
+  }
+
+  /**
+   * Encrypts a file as the owner at the current epochs (encryptFile with `epochs` from the
+   * state): after a rotation, new files use the new level keys.
+   */
+  async encrypt(opts: Omit<EncryptOptions, 'epochs'>, source: ByteSource): Promise<EncryptedFile> {
+    const epochs = (await this.#state.snapshot()).epochs;
+    return encryptFile(this.identity, { ...opts, epochs: (prefix) => epochs[prefix] ?? 0 }, source);
+  }
+
+  /** Issues a directory-key record for writers at the current epochs (issueDirKey). */
+  async issueDirKey(directory: string, opts: Omit<IssueDirKeyOptions, 'epochs'>): Promise<VerifiedDirKey> {
+    const epochs = (await this.#state.snapshot()).epochs;
+    return issueDirKey(this.identity, directory, {
+      ...opts,
+      now: opts.now ?? this.#now(),
+      epochs: (prefix) => epochs[prefix] ?? 0,
+    });
+  }
+
+  /**
+   * Rotates a level (DESIGN.md "Revoke, expiry, rotation"; `thresh rotate`): bumps its epoch,
+   * so that files encrypted from now on use a new level key, and re-grants every reader with a
+   * live policy on it (same threshold, shares and expiry, new policies at the new epoch). The
+   * readers' old policies stay live, so old files keep opening; the readers' clients find the
+   * new grants in the DHT. The epoch and the planned re-grants are saved before any grant: if
+   * the rotation is interrupted, the next rotate() of the path finishes it instead.
+   */
+  async rotate(path: string, opts: RotateOptions = {}): Promise<RotateResult> {
+    return this.#rotate(canonicalPath(path), {
+      exclude: (opts.exclude ?? []).map((c) => c.toString()),
+      signal: opts.signal,
+    });
+  }
+
+  async #rotate(
+    prefix: string,
+    opts: { exclude: string[]; revokedPolicy?: string; signal?: AbortSignal },
+  ): Promise<RotateResult> {
+    const now = this.#now();
+    const plan = await this.#state.update((data: StateData) => {
+      const unfinished = data.rotations.find((r) => r.path === prefix && !r.done);
+      if (unfinished) {
+        // Finish it first; a revoked reader is dropped from its re-grants.
+        for (const g of unfinished.regrants) {
+          if (g.status !== 'done' && opts.exclude.includes(g.reader)) {
+            g.status = 'failed';
+            g.error = 'the reader was revoked';
+          }
+        }
+        return { rotation: structuredClone(unfinished), resumed: true };
+      }
+      const from = data.epochs[prefix] ?? 0;
+      if (from >= 0xffffffff) throw new InvalidArgumentError('epoch', `${prefix} is at the last epoch`);
+      const to = from + 1;
+      // One re-grant per reader with a live policy on the level: the one that lasts longest.
+      const byReader = new Map<string, PolicyEntry>();
+      for (const e of data.policies) {
+        if (e.status !== 'active' || e.path !== prefix || e.expiresAt <= now || e.epoch >= to) continue;
+        if (opts.exclude.includes(e.reader)) continue;
+        const seen = byReader.get(e.reader);
+        if (!seen || e.expiresAt > seen.expiresAt) byReader.set(e.reader, e);
+      }
+      const rotation: RotationEntry = {
+        path: prefix,
+        from,
+        to,
+        at: now,
+        ...(opts.revokedPolicy ? { revokedPolicy: opts.revokedPolicy } : {}),
+        excludedReaders: [...opts.exclude],
+        regrants: [...byReader.values()].map(
+          (e): RegrantEntry => ({
+            reader: e.reader,
+            fromPolicy: e.policyId,
+            threshold: e.threshold,
+            shares: e.shares,
+            expiresAt: e.expiresAt,
+            status: 'pending',
+          }),
+        ),
+        done: false,
+      };
+      data.epochs[prefix] = to;
+      data.rotations.push(rotation);
+      return { rotation: structuredClone(rotation), resumed: false };
+    });
+    const { rotation } = plan;
+    this.#log('info', plan.resumed ? 'resuming a rotation' : 'rotated', {
+      path: prefix,
+      from: rotation.from,
+      to: rotation.to,
+      regrants: rotation.regrants.length,
+    });
+    const regranted: RegrantResult[] = [];
+    for (const g of rotation.regrants) {
+      if (g.status === 'done' || (g.status === 'failed' && g.error === 'the reader was revoked')) continue;
+      throwIfAborted(opts.signal, 'rotate');
+      let update: Partial<RegrantEntry>;
+      if (g.expiresAt <= this.#now()) {
+        update = { status: 'failed', error: 'the old policy has expired: nothing to re-grant' };
+      } else {
+        try {
+          const r = await this.grant({
+            path: prefix,
+            reader: Card.parse(g.reader),
+            threshold: g.threshold,
+            shares: g.shares,
+            expiresAt: g.expiresAt,
+            epoch: rotation.to,
+            signal: opts.signal,
+          });
+          update = { status: 'done', policyId: r.policyId, error: undefined };
+          regranted.push({
+            reader: g.reader,
+            fromPolicy: g.fromPolicy,
+            policyId: r.policyId,
+            grantString: r.grantString,
+          });
+        } catch (e) {
+          throwIfAborted(opts.signal, 'rotate');
+          update = { status: 'failed', error: e instanceof Error ? e.message : String(e) };
+          this.#log('warn', 're-grant failed', { path: prefix, reader: g.reader, err: update.error });
+        }
+      }
+      Object.assign(g, update);
+      await this.#state.update((data) => {
+        const r = data.rotations.find(
+          (x) => x.path === prefix && x.to === rotation.to && x.at === rotation.at,
+        );
+        const entry = r?.regrants.find((x) => x.fromPolicy === g.fromPolicy);
+        if (entry) Object.assign(entry, update);
+      });
+    }
+    const retryable = (g: RegrantEntry) =>
+      g.status === 'pending' ||
+      (g.status === 'failed' && g.error !== 'the reader was revoked' && g.expiresAt > this.#now());
+    const done = !rotation.regrants.some(retryable);
+    if (done) {
+      await this.#state.update((data) => {
+        const r = data.rotations.find(
+          (x) => x.path === prefix && x.to === rotation.to && x.at === rotation.at,
+        );
+        if (r) r.done = true;
+      });
+    }
+    // Re-grants done by an earlier, interrupted run are reported too.
+    for (const g of rotation.regrants) {
+      if (g.status === 'done' && g.policyId && !regranted.some((x) => x.fromPolicy === g.fromPolicy)) {
+        const entry = await this.#state.get(g.policyId);
+        regranted.push({
+          reader: g.reader,
+          fromPolicy: g.fromPolicy,
+          policyId: g.policyId,
+          grantString: entry?.grant ?? '',
+        });
+      }
+    }
+    return {
+      path: prefix,
+      from: rotation.from,
+      to: rotation.to,
+      resumed: plan.resumed,
+      regranted,
+      failed: rotation.regrants
+        .filter((g) => g.status === 'failed')
+        .map((g) => ({ reader: g.reader, fromPolicy: g.fromPolicy, error: g.error ?? 'failed' })),
+      excludedReaders: rotation.excludedReaders,
+      done,
+    };
+  }
+
+  /**
+   * Opens a file of this owner's locally, with the path key (no network): the plaintext, and
+   * the levels written under an epoch the owner has since rotated past. A writer file under a
+   * superseded epoch, or any file written after the rotation that superseded it, is `stale`:
+   * its writer holds an old directory-key record (issue a new one) or stale state.
+   */
+  async openAsOwner(file: FileInput): Promise<OwnerOpened> {
+    const source: ByteSource = file instanceof Uint8Array ? [file] : file;
+    const opened = await readFileHeader(source, { now: this.#now() });
+    if (!opened.ownerCard.equals(this.identity.card)) {
+      throw new NotGrantedError(opened.header.body.p, '/', 'the file belongs to another owner');
+    }
+    const superseded = await this.supersededLevels(opened);
+    const stale =
+      superseded.length > 0 &&
+      (opened.writerCard !== undefined || superseded.some((l) => l.writtenAfterRotation));
+    if (stale) {
+      this.#log('warn', 'the file was written under a superseded epoch', {
+        path: opened.header.body.p,
+        levels: superseded,
+      });
+    }
+    const dek = unwrapDekAsOwner(opened.header, this.identity);
+    return {
+      path: opened.header.body.p,
+      writer: opened.writerCard,
+      superseded,
+      stale,
+      plaintext: decryptFileBody(opened.header, dek, opened.body),
+    };
+  }
+
+  /** The levels of a file (its opened header) whose epoch is older than the owner's current one. */
+  async supersededLevels(opened: OpenedHeader): Promise<SupersededLevel[]> {
+    const { epochs, rotations } = await this.#state.snapshot();
+    const body = opened.header.body;
+    const prefixes = pathPrefixes(body.p);
+    const out: SupersededLevel[] = [];
+    for (const l of body.l) {
+      const prefix = prefixes[l.d];
+      const current = epochs[prefix] ?? 0;
+      if (l.e >= current) continue;
+      const past = rotations.find((r) => r.path === prefix && r.from <= l.e && r.to > l.e);
+      out.push({
+        prefix,
+        fileEpoch: l.e,
+        currentEpoch: current,
+        ...(past ? { rotatedAt: past.at } : {}),
+        writtenAfterRotation: past !== undefined && body.t >= past.at,
+      });
+    }
+    return out;
   }
 
   async #revokeEntry(entry: PolicyEntry, signal: AbortSignal | undefined): Promise<RevokeResult> {
@@ -568,8 +938,8 @@ export class ThreshClient {
 
   // ------------------------------------------------------------------------------ reader
 
-  /** Decrypts one file with a grant string; the whole plaintext. */
-  async decrypt(file: FileInput, opts: DecryptOptions): Promise<Uint8Array> {
+  /** Decrypts one file with a grant string (or the grant found in the DHT); the whole plaintext. */
+  async decrypt(file: FileInput, opts: DecryptOptions = {}): Promise<Uint8Array> {
     return collect(await this.decryptStream(file, opts));
   }
 
@@ -577,22 +947,31 @@ export class ThreshClient {
    * Opens the grant, reads the header, gathers m verified cfrags and returns the plaintext as a
    * stream (chunks are authenticated one by one: a tampered chunk fails when it is reached).
    */
-  async decryptStream(file: FileInput, opts: DecryptOptions): Promise<AsyncIterable<Uint8Array>> {
-    const map = this.#openGrant(opts.grant);
-    const job = await this.#job(map, file);
-    await this.#gather(map, [job], opts.signal);
-    return this.#open(map, job);
+  async decryptStream(file: FileInput, opts: DecryptOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const base = opts.grant === undefined ? undefined : this.#openGrant(opts.grant);
+    const job = await this.#job(base, file, opts.signal);
+    await this.#gather(job.map, [job], opts.signal);
+    return this.#open(job);
   }
 
-  /** Decrypts many files of one grant, one request per node for all of them (batched items). */
-  async decryptMany(files: readonly FileInput[], opts: DecryptOptions): Promise<Uint8Array[]> {
-    const map = this.#openGrant(opts.grant);
+  /**
+   * Decrypts many files, one request per node for all the files of one policy (batched items).
+   * Files of the grant's level at other epochs, or all files without a grant, are matched to
+   * the grants found in the DHT.
+   */
+  async decryptMany(files: readonly FileInput[], opts: DecryptOptions = {}): Promise<Uint8Array[]> {
+    const base = opts.grant === undefined ? undefined : this.#openGrant(opts.grant);
     const jobs: FileJob[] = [];
-    for (const f of files) jobs.push(await this.#job(map, f));
+    for (const f of files) jobs.push(await this.#job(base, f, opts.signal));
     if (jobs.length === 0) return [];
-    await this.#gather(map, jobs, opts.signal);
+    const byPolicy = new Map<string, FileJob[]>();
+    for (const job of jobs) {
+      const key = toHexString(job.map.policy.id);
+      byPolicy.set(key, [...(byPolicy.get(key) ?? []), job]);
+    }
+    await Promise.all([...byPolicy.values()].map((group) => this.#gather(group[0].map, group, opts.signal)));
     const out: Uint8Array[] = [];
-    for (const job of jobs) out.push(await collect(this.#open(map, job)));
+    for (const job of jobs) out.push(await collect(this.#open(job)));
     return out;
   }
 
@@ -600,81 +979,142 @@ export class ThreshClient {
    * Finds the reader's grant in the DHT (DESIGN.md "Decrypt": "or the DHT by owner card and
    * path"): the sealed map the owner published for the deepest prefix of `path` that has one,
    * as a grant string, or undefined. The map is opened and verified before it is returned.
+   * `epoch` is one epoch for every level (default 0) or each level's (undefined: skip it).
    */
   async findGrant(
     owner: Card,
     path: string,
-    opts: CallOptions & { epoch?: number } = {},
+    opts: CallOptions & { epoch?: number | ((prefix: string) => number | undefined) } = {},
   ): Promise<string | undefined> {
     const canonical = canonicalPath(path);
-    const epoch = opts.epoch ?? 0;
+    for (const prefix of pathPrefixes(canonical).reverse()) {
+      const epoch = typeof opts.epoch === 'function' ? opts.epoch(prefix) : (opts.epoch ?? 0);
+      if (epoch === undefined) continue;
+      const found = await this.#lookupMap(owner, prefix, epoch, opts.signal);
+      if (found) return found.grant;
+    }
+    return undefined;
+  }
+
+  /** The owner's published map of one level and epoch for this reader, opened and checked. */
+  async #lookupMap(
+    owner: Card,
+    prefix: string,
+    epoch: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ grant: string; map: VerifiedPolicyMap } | undefined> {
     const reader = this.identity;
     const secret = pathHashSecret(reader.encryptingKey, owner.encryptingKey, reader.card.encryptingKey);
+    let dhtId: Uint8Array;
     try {
-      const prefixes = pathPrefixes(canonical).reverse();
-      for (const prefix of prefixes) {
-        const dhtId = policyMapDhtId(reader.card.encryptingKey, secret.hash(prefix, epoch));
-        let value: Uint8Array | undefined;
-        try {
-          value = await this.transport.getRecord(
-            makeDhtKey('policy-map', owner.signingKey, dhtId),
-            opts.signal,
-          );
-        } catch (e) {
-          throwIfAborted(opts.signal, 'findGrant');
-          this.#log('debug', 'policy map lookup failed', { prefix, err: String(e) });
-          continue;
-        }
-        if (value === undefined) continue;
-        const grant = encodeGrant(decodeDhtValue(value).record);
-        try {
-          const map = this.#openGrant(grant);
-          if (map.policy.owner.equals(owner) && map.prefix === prefix) return grant;
-        } catch (e) {
-          this.#log('debug', 'a published policy map does not open', { prefix, err: String(e) });
-        }
-      }
-      return undefined;
+      dhtId = policyMapDhtId(reader.card.encryptingKey, secret.hash(prefix, epoch));
     } finally {
       secret.wipe();
     }
+    let value: Uint8Array | undefined;
+    try {
+      value = await this.transport.getRecord(makeDhtKey('policy-map', owner.signingKey, dhtId), signal);
+    } catch (e) {
+      throwIfAborted(signal, 'findGrant');
+      this.#log('debug', 'policy map lookup failed', { prefix, epoch, err: String(e) });
+      return undefined;
+    }
+    if (value === undefined) return undefined;
+    try {
+      const grant = encodeGrant(decodeDhtValue(value).record);
+      const map = this.#openGrant(grant);
+      if (map.policy.owner.equals(owner) && map.prefix === prefix && map.epoch === epoch)
+        return { grant, map };
+      this.#log('debug', 'a published policy map is of another level', { prefix, epoch });
+    } catch (e) {
+      this.#log('debug', 'a published policy map does not open', { prefix, epoch, err: String(e) });
+    }
+    return undefined;
+  }
+
+  /** #lookupMap, remembered for the client's lifetime once found. */
+  async #foundMap(
+    owner: Card,
+    prefix: string,
+    epoch: number,
+    signal: AbortSignal | undefined,
+  ): Promise<VerifiedPolicyMap | undefined> {
+    const key = `${toHexString(owner.bytes)}:${epoch}:${prefix}`;
+    const cached = this.#foundMaps.get(key);
+    if (cached) return cached;
+    const found = await this.#lookupMap(owner, prefix, epoch, signal);
+    if (found) this.#foundMaps.set(key, found.map);
+    return found?.map;
   }
 
   #openGrant(grant: string): VerifiedPolicyMap {
     return openGrant(grant, this.identity, { now: this.#now() });
   }
 
-  async #job(map: VerifiedPolicyMap, file: FileInput): Promise<FileJob> {
-    const source: ByteSource = file instanceof Uint8Array ? [file] : file;
-    const opened = await readFileHeader(source, { now: this.#now() });
+  /**
+   * The map that opens a file: the grant's, if the file is under its level at its epoch; the
+   * owner's map of the grant's level at the file's epoch (a rotation happened), from the DHT;
+   * without a grant, the deepest level of the file with a map in the DHT at the file's epoch.
+   */
+  async #mapFor(
+    base: VerifiedPolicyMap | undefined,
+    opened: OpenedHeader,
+    signal: AbortSignal | undefined,
+  ): Promise<VerifiedPolicyMap> {
     const body = opened.header.body;
     const path = body.p;
-    const prefix = map.prefix;
-    if (!isAncestorOrSelf(prefix, path))
-      throw new NotGrantedError(path, prefix, 'the path is outside the granted level');
-    if (!opened.ownerCard.equals(map.policy.owner)) {
-      throw new NotGrantedError(path, prefix, 'the file belongs to another owner');
-    }
-    const index = levelIndex(opened.header, pathDepth(prefix));
-    if (index < 0) throw new NotGrantedError(path, prefix, 'the file has no capsule for the granted level');
-    if (body.l[index].e !== map.epoch) {
+    const prefixes = pathPrefixes(path);
+    if (base === undefined) {
+      for (const l of [...body.l].reverse()) {
+        const map = await this.#foundMap(opened.ownerCard, prefixes[l.d], l.e, signal);
+        if (map) return map;
+      }
       throw new NotGrantedError(
         path,
-        prefix,
-        `the file uses epoch ${body.l[index].e}, the grant epoch ${map.epoch}`,
+        path,
+        'no grant given, and none found in the DHT for any level of the file',
       );
     }
-    return {
+    const prefix = base.prefix;
+    if (!isAncestorOrSelf(prefix, path))
+      throw new NotGrantedError(path, prefix, 'the path is outside the granted level');
+    if (!opened.ownerCard.equals(base.policy.owner)) {
+      throw new NotGrantedError(path, prefix, 'the file belongs to another owner');
+    }
+    const level = body.l.find((l) => l.d === pathDepth(prefix));
+    if (!level) throw new NotGrantedError(path, prefix, 'the file has no capsule for the granted level');
+    if (level.e === base.epoch) return base;
+    const map = await this.#foundMap(opened.ownerCard, prefix, level.e, signal);
+    if (map) return map;
+    throw new NotGrantedError(
       path,
+      prefix,
+      `the file uses epoch ${level.e} of ${prefix}, the grant epoch ${base.epoch}, and the DHT has no grant of epoch ${level.e} for you (the level was rotated and you were not re-granted)`,
+    );
+  }
+
+  async #job(
+    base: VerifiedPolicyMap | undefined,
+    file: FileInput,
+    signal: AbortSignal | undefined,
+  ): Promise<FileJob> {
+    const source: ByteSource = file instanceof Uint8Array ? [file] : file;
+    const opened = await readFileHeader(source, { now: this.#now() });
+    const map = await this.#mapFor(base, opened, signal);
+    const index = levelIndex(opened.header, pathDepth(map.prefix));
+    return {
+      map,
+      path: opened.header.body.p,
       opened,
       index,
-      capsule: Capsule.fromBytes(body.l[index].c),
+      capsule: Capsule.fromBytes(opened.header.body.l[index].c),
       valid: new Map(),
       failures: new Map(),
     };
   }
 
-  #open(map: VerifiedPolicyMap, job: FileJob): AsyncIterable<Uint8Array> {
+  #open(job: FileJob): AsyncIterable<Uint8Array> {
+    const map = job.map;
     const m = map.policy.body.m;
     const cfrags = [...job.valid.values()].slice(0, m);
     const dek = unwrapDekWithCfrags(

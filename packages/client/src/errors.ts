@@ -11,7 +11,8 @@ export type ClientErrorCode =
   | 'ERR_NOT_ENOUGH_FRAGMENTS'
   | 'ERR_GRANT_FAILED'
   | 'ERR_UNKNOWN_POLICY'
-  | 'ERR_STATE_FILE';
+  | 'ERR_STATE_FILE'
+  | 'ERR_NO_TRANSPORT';
 
 export abstract class ClientError extends Error {
   abstract readonly code: ClientErrorCode;
@@ -123,6 +124,15 @@ export class StateFileError extends ClientError {
     options?: { cause?: unknown },
   ) {
     super(`${file}: ${message}`, options);
+  }
+}
+
+/** A network operation on a client made without a transport. */
+export class NoTransportError extends ClientError {
+  override readonly name = 'NoTransportError';
+  readonly code = 'ERR_NO_TRANSPORT';
+  constructor() {
+    super('this client has no transport: pass one to createClient() for network operations');
   }
 }
 

@@ -6,7 +6,14 @@
 export * from './client.js';
 export * from './dht-records.js';
 export * from './errors.js';
-export { type PolicyEntry, type PolicyNodeEntry, type PolicyStatus, STATE_FILE } from './state.js';
+export {
+  type PolicyEntry,
+  type PolicyNodeEntry,
+  type PolicyStatus,
+  type RegrantEntry,
+  type RotationEntry,
+  STATE_FILE,
+} from './state.js';
 export * from './transport/errors.js';
 export * from './transport/libp2p/index.js';
 export * from './transport.js';

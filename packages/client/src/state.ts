@@ -5,6 +5,10 @@
  * reaches every node that was ever sent a kfrag. No secret is in it: the signed map is the
  * owner's public statement, sealed copies go to the reader and the DHT.
  *
+ * It also holds each directory's current epoch (DESIGN.md "Revoke, expiry, rotation": files
+ * encrypted from now on use it) and the rotations, each with its planned re-grants, so that a
+ * rotation interrupted by a crash is finished by the next one on that path, never redone.
+ *
  * Without a stateDir the state lives in memory for the client's lifetime.
  */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
@@ -56,14 +60,56 @@ export interface PolicyEntry {
   supersededBy?: string;
 }
 
+/** One reader re-granted by a rotation: the live policy it held, and the new one. */
+export interface RegrantEntry {
+  /** Reader card, printed form. */
+  reader: string;
+  /** The policy (hex) the reader held at the old epoch; it stays live for the old files. */
+  fromPolicy: string;
+  threshold: number;
+  shares: number;
+  expiresAt: number;
+  status: 'pending' | 'done' | 'failed';
+  /** The new policy (hex), once granted. */
+  policyId?: string;
+  /** Why the last attempt failed. */
+  error?: string;
+}
+
+/** A directory's epoch bump and the re-grants it owes (DESIGN.md "Revoke, expiry, rotation"). */
+export interface RotationEntry {
+  /** The rotated level (canonical path). */
+  path: string;
+  from: number;
+  to: number;
+  /** Unix seconds. */
+  at: number;
+  /** The policy revoked with it (`revoke --rotate`), hex. */
+  revokedPolicy?: string;
+  /** Readers not re-granted (the revoked policy's reader), printed cards. */
+  excludedReaders: string[];
+  regrants: RegrantEntry[];
+  /** Every re-grant done. An unfinished rotation is resumed by the next rotate() of its path. */
+  done: boolean;
+}
+
+export interface StateData {
+  policies: PolicyEntry[];
+  /** Canonical path -> current epoch; absent means 0. */
+  epochs: Record<string, number>;
+  rotations: RotationEntry[];
+}
+
 interface StateFile {
   version: number;
   policies: PolicyEntry[];
+  epochs?: Record<string, number>;
+  rotations?: RotationEntry[];
 }
 
 /** Loads, updates and saves the state; updates are serialized within the process. */
 export class PolicyState {
-  #cache: PolicyEntry[] | undefined;
+  #cache: StateData | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly file: string | undefined;
 
@@ -71,37 +117,58 @@ export class PolicyState {
     this.file = stateDir === undefined ? undefined : join(stateDir, STATE_FILE);
   }
 
-  async list(): Promise<PolicyEntry[]> {
+  /** A copy of the whole state, after the updates already queued. */
+  async snapshot(): Promise<StateData> {
     await this.#queue.catch(() => {});
-    return (await this.#load()).map((e) => structuredClone(e));
+    return structuredClone(await this.#load());
+  }
+
+  async list(): Promise<PolicyEntry[]> {
+    return (await this.snapshot()).policies;
   }
 
   async get(policyId: string): Promise<PolicyEntry | undefined> {
     return (await this.list()).find((e) => e.policyId === policyId);
   }
 
+  /** The current epoch of a level (canonical path). */
+  async epochOf(prefix: string): Promise<number> {
+    return (await this.snapshot()).epochs[prefix] ?? 0;
+  }
+
   /** Applies `change` to the entry with that id (or inserts `entry` when absent) and saves. */
   upsert(policyId: string, change: (existing: PolicyEntry | undefined) => PolicyEntry): Promise<PolicyEntry> {
-    const run = async () => {
-      const all = await this.#load();
-      const i = all.findIndex((e) => e.policyId === policyId);
-      const next = change(i >= 0 ? structuredClone(all[i]) : undefined);
-      const updated = [...all];
-      if (i >= 0) updated[i] = next;
-      else updated.push(next);
-      await this.#save(updated);
-      this.#cache = updated;
+    return this.update((data) => {
+      const i = data.policies.findIndex((e) => e.policyId === policyId);
+      const next = change(i >= 0 ? data.policies[i] : undefined);
+      if (i >= 0) data.policies[i] = next;
+      else data.policies.push(next);
       return structuredClone(next);
+    });
+  }
+
+  /**
+   * Runs `change` on a copy of the state and saves the copy in one atomic write (after the
+   * updates already queued); if `change` throws, nothing is saved.
+   */
+  update<T>(change: (data: StateData) => T): Promise<T> {
+    const run = async () => {
+      const next = structuredClone(await this.#load());
+      const out = change(next);
+      await this.#save(next);
+      this.#cache = next;
+      return out;
     };
     const p = this.#queue.then(run, run);
     this.#queue = p.catch(() => {});
     return p;
   }
 
-  async #load(): Promise<PolicyEntry[]> {
+  async #load(): Promise<StateData> {
     if (this.#cache) return this.#cache;
+    const empty = (): StateData => ({ policies: [], epochs: {}, rotations: [] });
     if (this.file === undefined) {
-      this.#cache = [];
+      this.#cache = empty();
       return this.#cache;
     }
     let text: string;
@@ -109,7 +176,7 @@ export class PolicyState {
       text = await readFile(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.#cache = [];
+        this.#cache = empty();
         return this.#cache;
       }
       throw new StateFileError(this.file, 'cannot read', { cause: e });
@@ -126,15 +193,31 @@ export class PolicyState {
     if (parsed.version !== STATE_VERSION) {
       throw new StateFileError(this.file, `state version ${parsed.version} is not ${STATE_VERSION}`);
     }
-    this.#cache = parsed.policies;
+    const epochs = parsed.epochs ?? {};
+    if (
+      typeof epochs !== 'object' ||
+      Array.isArray(epochs) ||
+      Object.values(epochs).some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    ) {
+      throw new StateFileError(this.file, '"epochs" must map paths to u32 epochs');
+    }
+    if (parsed.rotations !== undefined && !Array.isArray(parsed.rotations)) {
+      throw new StateFileError(this.file, '"rotations" must be a list');
+    }
+    this.#cache = { policies: parsed.policies, epochs, rotations: parsed.rotations ?? [] };
     return this.#cache;
   }
 
-  async #save(policies: PolicyEntry[]): Promise<void> {
+  async #save(data: StateData): Promise<void> {
     if (this.file === undefined || this.stateDir === undefined) return;
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    const body: StateFile = { version: STATE_VERSION, policies };
+    const body: StateFile = {
+      version: STATE_VERSION,
+      policies: data.policies,
+      epochs: data.epochs,
+      rotations: data.rotations,
+    };
     const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(`${JSON.stringify(body, null, 2)}\n`, 'utf8');

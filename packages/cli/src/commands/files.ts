@@ -6,9 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../errors.js';
 import { mapErrors, NETWORK_FLAG, NETWORK_HELP, resolveBootstrap, withTransport } from '../network.js';
-import { info, printResult } from '../output.js';
+import { info, printResult, warn } from '../output.js';
 import { counted, FILE_PROGRESS_MIN_BYTES, type Progress, startProgress } from '../progress.js';
-import { parseCardArg, parseDuration } from './grants.js';
+import { parseCardArg, parseDuration, stateDirOf } from './grants.js';
 import { keyOptions, loadIdentity } from './keys.js';
 
 interface Input {
@@ -135,10 +135,11 @@ export function registerFileCommands(program: Command): void {
           const dirKeyText = o.dirKey ? await readFile(o.dirKey, 'utf8') : undefined;
           const input = await openInput(o.in);
           const identity = await loadIdentity(o.as, o.passphraseFile);
-          const { encryptFile, encryptFileAsWriter, verifyDirKey } = await import('@thresh/protocol');
+          const { encryptFileAsWriter, verifyDirKey } = await import('@thresh/protocol');
+          const { createClient } = await import('@thresh/client');
           const bar = await fileProgress(input, 'encrypting', o.json);
           const source = counted(input.source, bar);
-          let enc: ReturnType<typeof encryptFile>;
+          let enc: Awaited<ReturnType<ReturnType<typeof createClient>['encrypt']>>;
           let writerOf: string | undefined;
           if (dirKeyText !== undefined) {
             const bytes = new Uint8Array(Buffer.from(dirKeyText.trim(), 'base64'));
@@ -146,7 +147,9 @@ export function registerFileCommands(program: Command): void {
             writerOf = dirKey.directory;
             enc = encryptFileAsWriter(identity, dirKey, { path: o.path }, source);
           } else {
-            enc = encryptFile(identity, { path: o.path }, source);
+            // the owner's current epochs (a rotated directory's new key), from its local state
+            const owner = createClient({ identity, stateDir: stateDirOf(o.as) });
+            enc = await owner.encrypt({ path: o.path }, source);
           }
           let written: number;
           try {
@@ -211,22 +214,26 @@ export function registerFileCommands(program: Command): void {
               o.network,
               3,
               async (transport) => {
-                const client = createClient({ identity: reader, transport });
+                const client = createClient({ identity: reader, transport, stateDir: stateDirOf(o.as) });
                 let source: AsyncIterable<Uint8Array> = input.source;
-                let path: string | undefined;
+                let plain: AsyncIterable<Uint8Array> | undefined;
                 if (!grant) {
                   const r = replayable(input.source);
                   const opened = await readFileHeader(r.first);
-                  path = opened.header.body.p;
-                  grant = await client.findGrant(opened.ownerCard, path);
-                  if (!grant) {
-                    throw new CliError(
-                      `no grant for ${path} from owner ${opened.ownerCard.fingerprint()} found in the DHT: pass --grant or --grant-file`,
-                    );
+                  if (opened.ownerCard.equals(reader.card)) {
+                    // the owner's own file: opened with the path key, no network
+                    const own = await client.openAsOwner(r.again());
+                    for (const l of own.stale ? own.superseded : []) {
+                      warn(
+                        `warning: ${own.path} was ${own.writer ? `written by ${own.writer.fingerprint()} ` : ''}under epoch ${l.fileEpoch} of ${l.prefix}, which is at epoch ${l.currentEpoch}${l.rotatedAt ? ` since ${new Date(l.rotatedAt * 1000).toISOString()}` : ''}${l.writtenAfterRotation ? ' (after the rotation)' : ''}: ${own.writer ? `give the writer a new directory key (thresh dir-key --path ${l.prefix})` : 'it was encrypted with stale state'}`,
+                      );
+                    }
+                    plain = own.plaintext;
+                  } else {
+                    source = r.again();
                   }
-                  source = r.again();
                 }
-                const plain = await client.decryptStream(source, { grant });
+                plain ??= await client.decryptStream(source, { grant });
                 const bar = await fileProgress(input, 'decrypting', o.json);
                 let written: number;
                 try {
@@ -297,12 +304,15 @@ export function registerFileCommands(program: Command): void {
           const ttl = parseDuration(o.expires);
           const writer = o.writer ? await parseCardArg(o.writer, '--writer') : undefined;
           const owner = await loadIdentity(o.as, o.passphraseFile);
-          const { issueDirKey } = await import('@thresh/protocol');
+          const { createClient } = await import('@thresh/client');
           const now = Math.floor(Date.now() / 1000);
-          const dk = issueDirKey(owner, o.path, { expiresAt: now + ttl, writer, now });
+          // at the current epochs: after a rotation, a new record is what moves writers on
+          const client = createClient({ identity: owner, stateDir: stateDirOf(o.as) });
+          const dk = await client.issueDirKey(o.path, { expiresAt: now + ttl, writer, now });
           const text = `${Buffer.from(dk.bytes).toString('base64')}\n`;
           const summary = {
             directory: dk.directory,
+            epochs: Object.fromEntries(dk.levels.map((l) => [l.prefix, l.epoch])),
             writer: writer?.toString() ?? null,
             expiresAt: dk.expiry,
             out: isStd(o.out) ? '-' : o.out,

@@ -58,6 +58,7 @@ const int = (flag: string) => (v: string) => {
 interface PolicyRow {
   policyId: string;
   path: string;
+  epoch: number;
   reader: string;
   threshold: number;
   shares: number;
@@ -154,7 +155,11 @@ export function registerGrantCommands(program: Command): void {
     program
       .command('revoke')
       .description('revoke a policy: every node holding a fragment deletes it and receipts')
-      .argument('<policy-id>', 'the policy id (hex) printed by grant or listed by policies'),
+      .argument('<policy-id>', 'the policy id (hex) printed by grant or listed by policies')
+      .option(
+        '--rotate',
+        "also rotate the level: new files use a new epoch's keys, every other reader is re-granted, and the reader's other policies on it are revoked (see docs/SECURITY.md)",
+      ),
   )
     .option(NETWORK_FLAG, NETWORK_HELP)
     .option('--json', 'machine-readable output')
@@ -162,10 +167,11 @@ export function registerGrantCommands(program: Command): void {
       mapErrors(
         async (
           policyId: string,
-          o: { as: string; passphraseFile?: string; network?: string; json?: boolean },
+          o: { as: string; passphraseFile?: string; network?: string; json?: boolean; rotate?: boolean },
         ) => {
           if (!/^[0-9a-fA-F]{2,}$/.test(policyId)) throw new CliError('expected a hex policy id', EXIT.usage);
-          const entry = (await readPolicies(o.as)).find((p) => p.policyId === policyId.toLowerCase());
+          const all = await readPolicies(o.as);
+          const entry = all.find((p) => p.policyId === policyId.toLowerCase());
           if (!entry) {
             throw new CliError(
               `no policy ${policyId} in ${stateDirOf(o.as)} (see: thresh policies --as ${o.as})`,
@@ -176,7 +182,7 @@ export function registerGrantCommands(program: Command): void {
           const { createClient } = await import('@thresh/client');
           const r = await withTransport(
             o.network,
-            1,
+            o.rotate ? entry.shares : 1,
             async (transport) => {
               const bar = await startProgress({ label: 'revoking', total: entry.nodes.length, json: o.json });
               try {
@@ -185,31 +191,103 @@ export function registerGrantCommands(program: Command): void {
                   transport: countingTransport(transport, 'revoke', () => bar.increment()),
                   stateDir: stateDirOf(o.as),
                 });
-                return await client.revoke(policyId);
+                if (!o.rotate) return { revoked: await client.revoke(policyId) };
+                const rr = await client.revoke(policyId, { rotate: true });
+                return { revoked: rr, rotation: rr.rotation, alsoRevoked: rr.alsoRevoked };
               } finally {
                 bar.stop();
               }
             },
             5_000,
           );
-          const receipts = r.receipts.map((x) =>
-            x.ok
-              ? { nodeId: x.nodeId, peer: x.peer, ok: true as const }
-              : { nodeId: x.nodeId, peer: x.peer, ok: false as const, reason: x.reason },
+          const receipts = receiptRows(r.revoked.receipts);
+          const okCount = receipts.filter((x) => x.ok).length;
+          const out = {
+            policyId: policyId.toLowerCase(),
+            accessGone: r.revoked.accessGone,
+            published: r.revoked.published,
+            receipts,
+            ...(r.rotation
+              ? {
+                  alsoRevoked: (r.alsoRevoked ?? []).map((x) => ({
+                    policyId: x.policyId,
+                    accessGone: x.result.accessGone,
+                  })),
+                  rotation: rotationJson(r.rotation),
+                }
+              : {}),
+          };
+          printResult(Boolean(o.json), out, () =>
+            [
+              `${r.revoked.accessGone ? 'revoked' : 'NOT revoked everywhere'}: ${out.policyId} (${okCount}/${receipts.length} nodes receipted${r.revoked.published ? ', published in the DHT' : ''})`,
+              ...receipts.map(
+                (x) => `  ${x.nodeId.slice(0, 16)}  ${x.ok ? 'receipted' : `failed: ${x.reason}`}`,
+              ),
+              ...(r.revoked.accessGone
+                ? []
+                : ['access is not gone yet: run revoke again when the nodes are back']),
+              ...(r.alsoRevoked ?? []).map(
+                (x) =>
+                  `also revoked the reader's ${x.policyId}${x.result.accessGone ? '' : ' (NOT everywhere: run revoke again)'}`,
+              ),
+              ...(r.rotation ? rotationLines(r.rotation) : []),
+            ].join('\n'),
           );
-          printResult(
-            Boolean(o.json),
-            { policyId: policyId.toLowerCase(), accessGone: r.accessGone, published: r.published, receipts },
-            () =>
-              [
-                `${r.accessGone ? 'revoked' : 'NOT revoked everywhere'}: ${policyId.toLowerCase()} (${receipts.filter((x) => x.ok).length}/${receipts.length} nodes receipted${r.published ? ', published in the DHT' : ''})`,
-                ...receipts.map(
-                  (x) => `  ${x.nodeId.slice(0, 16)}  ${x.ok ? 'receipted' : `failed: ${x.reason}`}`,
-                ),
-                ...(r.accessGone ? [] : ['access is not gone yet: run revoke again when the nodes are back']),
-              ].join('\n'),
+          const accessGone = r.revoked.accessGone && (r.alsoRevoked ?? []).every((x) => x.result.accessGone);
+          if (!accessGone || (r.rotation && !r.rotation.done)) process.exitCode = EXIT.network;
+        },
+      ),
+    );
+
+  keyOptions(
+    program
+      .command('rotate')
+      .description(
+        "rotate a level's key without a revocation: new files use the next epoch, every reader with a live grant is re-granted (finishes an interrupted rotation instead, if there is one)",
+      )
+      .requiredOption('--path <path>', 'the level to rotate, e.g. /team'),
+  )
+    .option(NETWORK_FLAG, NETWORK_HELP)
+    .option('--json', 'machine-readable output')
+    .action(
+      mapErrors(
+        async (o: {
+          path: string;
+          as: string;
+          passphraseFile?: string;
+          network?: string;
+          json?: boolean;
+        }) => {
+          const { canonicalPath } = await import('@thresh/protocol');
+          let path: string;
+          try {
+            path = canonicalPath(o.path);
+          } catch (e) {
+            throw new CliError(`--path: ${(e as Error).message}`, EXIT.usage);
+          }
+          const live = (await readPolicies(o.as)).filter(
+            (p) => p.status === 'active' && p.path === path && p.expiresAt > Date.now() / 1000,
           );
-          if (!r.accessGone) process.exitCode = EXIT.network;
+          await resolveBootstrap(o.network);
+          const owner = await loadIdentity(o.as, o.passphraseFile);
+          const { createClient } = await import('@thresh/client');
+          const minPeers = Math.max(1, ...live.map((p) => p.shares));
+          const r = await withTransport(o.network, minPeers, async (transport) => {
+            const total = live.reduce((sum, p) => sum + p.shares, 0);
+            const bar = await startProgress({ label: 're-granting (kfrags stored)', total, json: o.json });
+            try {
+              const client = createClient({
+                identity: owner,
+                transport: countingTransport(transport, 'storePolicy', () => bar.increment()),
+                stateDir: stateDirOf(o.as),
+              });
+              return await client.rotate(path);
+            } finally {
+              bar.stop();
+            }
+          });
+          printResult(Boolean(o.json), rotationJson(r), () => rotationLines(r).join('\n'));
+          if (!r.done) process.exitCode = EXIT.network;
         },
       ),
     );
@@ -231,12 +309,56 @@ export function registerGrantCommands(program: Command): void {
             : list
                 .map(
                   (p) =>
-                    `${p.policyId}  ${p.status.padEnd(9)} ${p.path}  ${p.threshold}-of-${p.shares}  until ${iso(p.expiresAt)}  reader ${p.reader.slice(0, 20)}...`,
+                    `${p.policyId}  ${p.status.padEnd(9)} ${p.path} (epoch ${p.epoch ?? 0})  ${p.threshold}-of-${p.shares}  until ${iso(p.expiresAt)}  reader ${p.reader.slice(0, 20)}...`,
                 )
                 .join('\n'),
         );
       }),
     );
+}
+
+type RotateResult = import('@thresh/client').RotateResult;
+
+function receiptRows(
+  receipts: import('@thresh/client').RevokeResult['receipts'],
+): { nodeId: string; peer: string; ok: boolean; reason?: string }[] {
+  return receipts.map((x) =>
+    x.ok
+      ? { nodeId: x.nodeId, peer: x.peer, ok: true as const }
+      : { nodeId: x.nodeId, peer: x.peer, ok: false as const, reason: x.reason },
+  );
+}
+
+function rotationJson(r: RotateResult) {
+  return {
+    path: r.path,
+    from: r.from,
+    to: r.to,
+    resumed: r.resumed,
+    done: r.done,
+    regranted: r.regranted,
+    failed: r.failed,
+    excludedReaders: r.excludedReaders,
+  };
+}
+
+function rotationLines(r: RotateResult): string[] {
+  const short = (card: string) => `${card.slice(0, 20)}...`;
+  return [
+    r.resumed
+      ? `finished the interrupted rotation of ${r.path} to epoch ${r.to}`
+      : `rotated ${r.path} to epoch ${r.to}: files encrypted from now on use the new key`,
+    r.regranted.length === 0 && r.failed.length === 0
+      ? '  no other reader to re-grant'
+      : `  re-granted ${r.regranted.length} reader(s); their clients find the new grant in the DHT`,
+    ...r.regranted.map((g) => `  ${short(g.reader)}  ${g.fromPolicy} -> ${g.policyId}`),
+    ...r.failed.map((g) => `  ${short(g.reader)}  NOT re-granted: ${g.error}`),
+    ...(r.done ? [] : [`  unfinished: run \`thresh rotate --path ${r.path}\` again to retry`]),
+    ...(r.excludedReaders.length > 0
+      ? [`  not re-granted (revoked): ${r.excludedReaders.map(short).join(', ')}`]
+      : []),
+    `  writers: issue new directory keys (thresh dir-key --path ${r.path} ...); old ones still write at epoch ${r.from}`,
+  ];
 }
 
 async function readPolicies(name: string): Promise<PolicyRow[]> {
