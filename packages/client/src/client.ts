@@ -25,6 +25,7 @@ import {
   collect,
   DecodeError,
   decodeDhtValue,
+  decodeHandoffCertificate,
   decryptFileBody,
   type EncryptedFile,
   type EncryptOptions,
@@ -32,6 +33,8 @@ import {
   encodeGrant,
   encryptFile,
   generateKFrags,
+  type HandoffChain,
+  handoffDhtId,
   type Identity,
   InvalidArgumentError,
   type IssueDirKeyOptions,
@@ -41,6 +44,7 @@ import {
   kfragId,
   kfragPrecursor,
   levelIndex,
+  MAX_HANDOFF_CHAIN,
   makeAssignments,
   makeDhtKey,
   makePolicy,
@@ -80,6 +84,7 @@ import {
   type VerifiedNodeRecord,
   type VerifiedPolicyMap,
   type VerifiedReceipt,
+  verifyHandoffChain,
   verifyNodeRecord,
   verifyReceipt,
 } from '@thresh/protocol';
@@ -274,6 +279,9 @@ interface FileJob {
 }
 
 const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+/** A holder failing so may have handed its kfrag over: look for a handoff in the DHT. */
+const FOLLOW_HANDOFF = new Set<string>(['not-found', 'unreachable', 'timeout']);
 
 export class ThreshClient {
   readonly identity: Identity;
@@ -1194,7 +1202,65 @@ export class ThreshClient {
     );
   }
 
+  /**
+   * Asks one holder; when it no longer has the kfrag (not-found), or cannot be reached, follows
+   * the handoff its node published in the DHT (DESIGN.md "Nodes": readers follow handoffs) to
+   * the new holder, checking the chain from the owner's assignment on, and asks that one.
+   */
   async #askNode(
+    map: VerifiedPolicyMap,
+    nodeHex: string,
+    expectedKfrag: Map<string, Uint8Array>,
+    jobs: FileJob[],
+    signal: AbortSignal,
+    chains: Map<string, HandoffChain> = new Map(),
+  ): Promise<void> {
+    await this.#askHolder(map, nodeHex, expectedKfrag, jobs, signal);
+    const m = map.policy.body.m;
+    const kid = expectedKfrag.get(nodeHex);
+    const stuck = jobs.filter(
+      (j) => j.valid.size < m && FOLLOW_HANDOFF.has(j.failures.get(nodeHex)?.reason ?? ''),
+    );
+    if (stuck.length === 0 || signal.aborted || kid === undefined) return;
+    const chain = chains.get(nodeHex) ?? map.chains.find((c) => toHexString(c.holder) === nodeHex);
+    if (!chain || chain.certificates.length >= MAX_HANDOFF_CHAIN) return;
+    let next: HandoffChain | undefined;
+    try {
+      next = await this.#findHandoff(map, chain, signal);
+    } catch (e) {
+      this.#log('debug', 'no usable handoff in the DHT', { nodeId: nodeHex, err: String(e) });
+    }
+    if (!next) return;
+    const nextHex = toHexString(next.holder);
+    if (expectedKfrag.has(nextHex)) return; // a holder already asked: a loop, or a duplicate
+    this.#log('info', 'following a handoff', { from: nodeHex, to: nextHex });
+    expectedKfrag.set(nextHex, kid);
+    chains.set(nextHex, next);
+    await this.#askNode(map, nextHex, expectedKfrag, stuck, signal, chains);
+    const kidHex = toHexString(kid);
+    for (const j of stuck) if (j.valid.has(kidHex)) j.failures.delete(nodeHex);
+  }
+
+  /** The next link of a kfrag's handoff chain, from the DHT, checked; or undefined. */
+  async #findHandoff(
+    map: VerifiedPolicyMap,
+    chain: HandoffChain,
+    signal: AbortSignal,
+  ): Promise<HandoffChain | undefined> {
+    const id = handoffDhtId(map.policy.digest, chain.assignment.kfragId);
+    const value = await this.transport.getRecord(makeDhtKey('handoff', chain.holder, id), signal);
+    if (value === undefined) return undefined;
+    const cert = decodeHandoffCertificate(decodeDhtValue(value).record);
+    return verifyHandoffChain({
+      policy: map.policy,
+      assignment: chain.assignment,
+      certificates: [...chain.certificates.map((c) => c.signed), cert],
+      finalNodeId: cert.body.to,
+      now: this.#now(),
+    });
+  }
+
+  async #askHolder(
     map: VerifiedPolicyMap,
     nodeHex: string,
     expectedKfrag: Map<string, Uint8Array>,
