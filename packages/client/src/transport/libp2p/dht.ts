@@ -1,11 +1,13 @@
 /**
- * DHT helpers with the two things kad-dht leaves to the caller (DESIGN.md "Nodes": DHT
- * records): a deadline on every query (a lone node's query otherwise waits forever for a
- * first peer) and an honest put result (kad-dht's put does not throw when every peer
- * rejects the record).
+ * DHT helpers with the things kad-dht leaves to the caller (DESIGN.md "Nodes": DHT records): a
+ * deadline on every query (a lone node's query otherwise waits forever for a first peer), an
+ * honest put result (kad-dht's put does not throw when every peer rejects the record), and
+ * lookups that end once their results are in, however long a frozen peer keeps its query open
+ * (kad-dht reports a get's value and a lookup's closest peers only when the whole query ends).
  */
 import type { PeerId, PeerInfo } from '@libp2p/interface';
-import type { KadDHT } from '@libp2p/kad-dht';
+import type { KadDHT, QueryEvent } from '@libp2p/kad-dht';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { InvalidArgumentError, selectNewest } from '@thresh/protocol';
 import { AbortedError, DhtError, TimeoutError, type TransportError } from '../errors.js';
 import { plainBytes } from './bytes.js';
@@ -14,6 +16,11 @@ import { plainBytes } from './bytes.js';
 export const DHT_DEFAULTS = {
   /** A 50-node cluster answers in well under a second; a lone node never does. */
   timeoutMs: 30_000,
+  /**
+   * A lookup that has results ends after this long without news (no answer, no error, no new
+   * peer asked): what is still outstanding then is a frozen or very slow peer.
+   */
+  settleMs: 1_000,
 } as const;
 
 export interface DhtOptions {
@@ -21,6 +28,11 @@ export interface DhtOptions {
   signal?: AbortSignal;
   /** Deadline for the query in ms; past it, `TimeoutError`. @default 30_000 */
   timeoutMs?: number;
+  /**
+   * getRecord and getClosestPeers: once they have a result, how long the query may go without
+   * any event before it is ended with what it found. @default 1_000
+   */
+  settleMs?: number;
 }
 
 /** What a DHT helper needs: the host's kad-dht service. */
@@ -93,51 +105,151 @@ export async function putRecord(
 /**
  * The best valid value under `key` (by the namespace's selector), or undefined if no peer,
  * and not this host, holds a valid one. Values failing the validator are dropped by kad-dht.
+ *
+ * kad-dht's `get` yields its VALUE only when the whole query has ended, and a frozen peer (its
+ * TCP connection open, never answering) keeps the query open for kad-dht's per-peer timeout:
+ * so the values are taken from the peers' answers as they arrive (kad-dht verified each one
+ * before passing it on; one that fails becomes a QUERY_ERROR). Once some are in and the query
+ * has gone quiet for `settleMs`, or reaches its deadline, the best of them is the result.
  */
 export async function getRecord(
   host: DhtHost,
   key: Uint8Array,
   options: DhtOptions = {},
 ): Promise<Uint8Array | undefined> {
-  const found: Uint8Array[] = [];
-  try {
-    return await withDeadline('get', options, async (signal) => {
-      let best: Uint8Array | undefined;
-      for await (const event of host.services.dht.get(key, { signal })) {
-        if (event.name === 'VALUE') {
-          best = plainBytes(event.value);
-          found.push(best);
-        }
+  const dht = host.services.dht;
+  const answers: Uint8Array[] = [];
+  let best: Uint8Array | undefined;
+  const ended = await lookup(
+    'get',
+    options,
+    (signal) => dht.get(key, { signal }),
+    (event) => {
+      if (event.name === 'VALUE') best = plainBytes(event.value);
+      else if (event.name === 'PEER_RESPONSE' && event.record != null) {
+        answers.push(plainBytes(event.record.value));
       }
-      return best; // kad-dht's last VALUE is the one its selector chose
-    });
-  } catch (e) {
-    // A query that runs into its deadline keeps what it found: one frozen or slow peer must not
-    // throw away valid values from the others (kad-dht validated each one). Newest wins.
-    if (e instanceof TimeoutError && found.length > 0) return found[selectNewest(found)];
-    throw e;
-  }
+    },
+    () => answers.length > 0 || best !== undefined,
+  );
+  // kad-dht's last VALUE is the one its selector chose, among the answers and our own copy
+  if (ended === 'complete' || answers.length === 0) return best;
+  return answers[await select(dht, key, answers)];
 }
 
-/** The peers closest to `key` that answered, closest first as kad-dht reports them. */
+/**
+ * The peers closest to `key` that answered, closest first. kad-dht yields them only when the
+ * whole query has ended; when it is cut short (gone quiet for `settleMs`, or at its deadline),
+ * the peers that answered so far, ordered by their kad distance to the key.
+ */
 export async function getClosestPeers(
   host: DhtHost,
   key: Uint8Array,
   options: DhtOptions = {},
 ): Promise<PeerInfo[]> {
-  const peers: PeerInfo[] = [];
-  try {
-    return await withDeadline('getClosestPeers', options, async (signal) => {
-      for await (const event of host.services.dht.getClosestPeers(key, { signal })) {
-        if (event.name === 'FINAL_PEER') peers.push(event.peer);
+  const final: PeerInfo[] = [];
+  const answered = new Map<string, PeerId>();
+  const addrs = new Map<string, Multiaddr[]>();
+  const ended = await lookup(
+    'getClosestPeers',
+    options,
+    (signal) => host.services.dht.getClosestPeers(key, { signal }),
+    (event) => {
+      if (event.name === 'FINAL_PEER') final.push(event.peer);
+      else if (event.name === 'PEER_RESPONSE') {
+        answered.set(event.from.toString(), event.from);
+        for (const p of event.closer) {
+          if (p.multiaddrs.length > 0) addrs.set(p.id.toString(), p.multiaddrs);
+        }
       }
-      return peers;
-    });
-  } catch (e) {
-    // As in getRecord: the peers found before the deadline are still the closest known.
-    if (e instanceof TimeoutError && peers.length > 0) return peers;
-    throw e;
+    },
+    () => answered.size > 0,
+  );
+  if (ended === 'complete') return final;
+  const target = await kadId(key);
+  const byDistance = await Promise.all(
+    [...answered.values()].map(async (id) => ({
+      peer: { id, multiaddrs: addrs.get(id.toString()) ?? [] },
+      distance: xor(target, await kadId(id.toMultihash().bytes)),
+    })),
+  );
+  return byDistance.sort((a, b) => compareBytes(a.distance, b.distance)).map((x) => x.peer);
+}
+
+/**
+ * Runs one kad-dht query, handing each event to `onEvent`, until it ends ('complete'); or, once
+ * `found()` is true, until no event has come for `settleMs` ('settled') or the deadline passed
+ * ('deadline'). Without a result by the deadline: `TimeoutError`; the caller's abort:
+ * `AbortedError`; a failing query: `DhtError`.
+ */
+async function lookup(
+  operation: string,
+  options: DhtOptions,
+  query: (signal: AbortSignal) => AsyncIterable<QueryEvent>,
+  onEvent: (event: QueryEvent) => void,
+  found: () => boolean,
+): Promise<'complete' | 'settled' | 'deadline'> {
+  const settleMs = options.settleMs ?? DHT_DEFAULTS.settleMs;
+  if (!Number.isSafeInteger(settleMs) || settleMs <= 0) {
+    throw new InvalidArgumentError('settleMs', `expected a positive integer, got ${settleMs}`);
   }
+  const quiet = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rearm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (found()) quiet.abort();
+    }, settleMs);
+  };
+  try {
+    await withDeadline(
+      operation,
+      options,
+      async (signal) => {
+        rearm();
+        for await (const event of query(AbortSignal.any([signal, quiet.signal]))) {
+          onEvent(event);
+          if (quiet.signal.aborted) break;
+          rearm();
+        }
+      },
+      quiet.signal,
+    );
+    return quiet.signal.aborted ? 'settled' : 'complete';
+  } catch (e) {
+    if (quiet.signal.aborted) return 'settled';
+    // A query that runs into its deadline keeps what it found: one frozen or slow peer must not
+    // throw away what the others answered.
+    if (e instanceof TimeoutError && found()) return 'deadline';
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The index of the best of `values` by the namespace's selector (kad-dht's own choice). */
+async function select(dht: KadDHT, key: Uint8Array, values: Uint8Array[]): Promise<number> {
+  if (values.length === 1) return 0;
+  const namespace = new TextDecoder().decode(key).split('/')[1] ?? '';
+  const selector = dht.selectors[namespace];
+  const i = selector == null ? selectNewest(values) : await selector(key, values);
+  return Number.isSafeInteger(i) && i >= 0 && i < values.length ? i : 0;
+}
+
+/** kad-dht's position of a key or a peer id's multihash in the keyspace: its SHA-256. */
+async function kadId(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(bytes)));
+}
+
+function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return a.map((x, i) => x ^ (b[i] ?? 0));
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
 }
 
 async function validateLocally(dht: KadDHT, key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -157,6 +269,7 @@ async function withDeadline<T>(
   operation: string,
   options: DhtOptions,
   run: (signal: AbortSignal) => Promise<T>,
+  ended?: AbortSignal,
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DHT_DEFAULTS.timeoutMs;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
@@ -169,6 +282,7 @@ async function withDeadline<T>(
     signal.throwIfAborted();
     return await run(signal);
   } catch (e) {
+    if (ended?.aborted) throw e; // cut short on purpose: the caller keeps what it found
     let err: TransportError;
     if (callerSignal?.aborted) err = new AbortedError(`DHT ${operation} aborted by the caller`, { cause: e });
     else if (deadline.aborted) {

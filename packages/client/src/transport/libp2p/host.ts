@@ -244,6 +244,11 @@ export async function createThreshLibp2p(init: ThreshLibp2pInit): Promise<Thresh
         // local cluster or a LAN deployment has (kad-dht/src/kad-dht.ts: removePrivateAddressesMapper).
         peerInfoMapper: passthroughMapper,
         initialQuerySelfInterval: o.initialQuerySelfInterval,
+        // kad-dht gives each request to a peer an adaptive timeout, at least 5 s, that grows with
+        // every request that times out (twice its time feeds the moving average), up to 60 s: a
+        // frozen peer would soon hold each query that asks it for a minute. No DHT request here
+        // waits longer than a dial may take.
+        networkDialTimeout: { maxTimeout: o.dialTimeoutMs },
         validators,
         selectors,
       }),
