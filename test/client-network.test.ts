@@ -3,14 +3,15 @@
  * 3-of-5 through the real node selection (DHT closest peers to the policy id, node records
  * fetched over libp2p), the reader (its own libp2p host, nothing shared with the owner)
  * decrypts /team/reports/q3.pdf, the owner revokes and the reader's next attempt fails naming
- * the revocation.
+ * the revocation. Also: a policy's expiry (refused by the reader's client and by the nodes), and
+ * a writer's file opened by the owner and by a granted reader.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative until @thresh/client's index exports them (then: from '@thresh/client').
 import { createClient, Libp2pTransport, NotEnoughFragmentsError } from '@thresh/client';
-import { collect, encryptFile, Identity } from '@thresh/protocol';
+import { collect, ExpiredError, encryptFile, Identity } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from './helpers/processes.js';
 
@@ -78,5 +79,44 @@ describe('client over five real nodes', () => {
     const e = await reader.decrypt(state.file!, { grant: state.grant! }).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(NotEnoughFragmentsError);
     expect((e as NotEnoughFragmentsError).reasons).toEqual(Array(5).fill('revoked'));
+  }, 60_000);
+
+  it('a writer file (encryptFor with the owner directory key) opens for the owner and a granted reader', async () => {
+    const t = transports[0];
+    const owner = createClient({ identity: ownerId, transport: t, stateDir });
+    const readerOfIn = Identity.generate();
+    const g = await owner.grant({
+      path: '/team/in',
+      reader: readerOfIn.card,
+      threshold: 2,
+      shares: 3,
+      ttl: 3600,
+    });
+    const writerId = Identity.generate();
+    const dk = await owner.issueDirKey('/team/in', { expiresAt: Math.floor(Date.now() / 1000) + 3600 });
+    const writer = createClient({ identity: writerId });
+    const body = new TextEncoder().encode('from the sensor');
+    const file = await collect((await writer.encryptFor(dk.bytes, '/team/in/reading.txt', [body])).stream);
+    const own = await owner.openAsOwner(file);
+    expect(own.writer?.equals(writerId.card)).toBe(true);
+    expect(await collect(own.plaintext)).toEqual(body);
+    const reader = createClient({ identity: readerOfIn, transport: transports[1] });
+    expect(await reader.decrypt(file, { grant: g.grantString })).toEqual(body);
+  }, 60_000);
+
+  it('expiry: after it, the client refuses the grant, and the nodes refuse a reader whose clock is behind', async () => {
+    const owner = createClient({ identity: ownerId, transport: transports[0], stateDir });
+    const g = await owner.grant({ path: '/brief', reader: readerId.card, threshold: 2, shares: 3, ttl: 8 });
+    const file = await collect(encryptFile(ownerId, { path: '/brief/note' }, [plaintext]).stream);
+    const reader = createClient({ identity: readerId, transport: transports[1] });
+    expect(await reader.decrypt(file, { grant: g.grantString })).toEqual(plaintext);
+    const expiry = g.policy.body.expiry;
+    while (Date.now() / 1000 < expiry + 1) await new Promise((r) => setTimeout(r, 250));
+    await expect(reader.decrypt(file, { grant: g.grantString })).rejects.toBeInstanceOf(ExpiredError);
+    // a reader whose clock says the policy still lives: every node refuses it as expired
+    const behind = createClient({ identity: readerId, transport: transports[1], now: () => expiry - 1 });
+    const e = await behind.decrypt(file, { grant: g.grantString }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(NotEnoughFragmentsError);
+    expect((e as NotEnoughFragmentsError).reasons).toEqual(Array(3).fill('expired'));
   }, 60_000);
 });

@@ -32,6 +32,7 @@ import {
   encodeDhtValue,
   encodeGrant,
   encryptFile,
+  encryptFileAsWriter,
   generateKFrags,
   type HandoffChain,
   handoffDhtId,
@@ -84,6 +85,7 @@ import {
   type VerifiedNodeRecord,
   type VerifiedPolicyMap,
   type VerifiedReceipt,
+  verifyDirKey,
   verifyHandoffChain,
   verifyNodeRecord,
   verifyReceipt,
@@ -177,7 +179,13 @@ export type RevokeNodeResult =
   | { nodeId: string; peer: string; ok: true; receipt: VerifiedReceipt }
   | { nodeId: string; peer: string; ok: false; reason: NodeFailureReason; error: unknown };
 
+/** What to revoke: a policy id (hex or bytes), or every live policy of a reader on a level. */
+export type RevokeTarget = string | Uint8Array | { path: string; reader: Card };
+
 export interface RevokeResult {
+  /** The policies revoked (hex): the one named, or the reader's live ones on the level. */
+  policyIds: string[];
+  /** One per node of each policy. */
   receipts: RevokeNodeResult[];
   /** At least n - m + 1 nodes receipted: no m honest nodes are left to re-encrypt. */
   accessGone: boolean;
@@ -610,20 +618,20 @@ export class ThreshClient {
    * kfrag of it, published in the DHT, and the policy marked revoked in the state file. With
    * `rotate`, also cuts the reader off the level and rotates it (see RevokeOptions.rotate).
    */
-  async revoke(
-    policyId: string | Uint8Array,
-    opts: RevokeOptions & { rotate: true },
-  ): Promise<RevokeRotateResult>;
-  async revoke(policyId: string | Uint8Array, opts?: RevokeOptions): Promise<RevokeResult>;
-  async revoke(
-    policyId: string | Uint8Array,
-    opts: RevokeOptions = {},
-  ): Promise<RevokeResult | RevokeRotateResult> {
-    const hex = typeof policyId === 'string' ? policyId.toLowerCase() : toHexString(policyId);
-    const entry = await this.#state.get(hex);
-    if (!entry) throw new UnknownPolicyError(hex);
-    const result = await this.#revokeAndMark(entry, opts.signal);
+  async revoke(target: RevokeTarget, opts: RevokeOptions & { rotate: true }): Promise<RevokeRotateResult>;
+  async revoke(target: RevokeTarget, opts?: RevokeOptions): Promise<RevokeResult>;
+  async revoke(target: RevokeTarget, opts: RevokeOptions = {}): Promise<RevokeResult | RevokeRotateResult> {
+    const entries = await this.#revokeTargets(target);
+    const results: RevokeResult[] = [];
+    for (const entry of entries) results.push(await this.#revokeAndMark(entry, opts.signal));
+    const result: RevokeResult = {
+      policyIds: entries.map((e) => e.policyId),
+      receipts: results.flatMap((r) => r.receipts),
+      accessGone: results.every((r) => r.accessGone),
+      published: results.every((r) => r.published),
+    };
     if (!opts.rotate) return result;
+    const entry = entries[0];
     // The reader's other live policies on the level (earlier re-grants, other epochs).
     const now = this.#now();
     const others = (await this.#state.list()).filter(
@@ -639,6 +647,27 @@ export class ThreshClient {
       signal: opts.signal,
     });
     return { ...result, alsoRevoked, rotation };
+  }
+
+  /** The state entries a revoke target names: one policy by id, or a reader's live ones on a level. */
+  async #revokeTargets(target: RevokeTarget): Promise<PolicyEntry[]> {
+    if (typeof target === 'string' || target instanceof Uint8Array) {
+      const hex = typeof target === 'string' ? target.toLowerCase() : toHexString(target);
+      const entry = await this.#state.get(hex);
+      if (!entry) throw new UnknownPolicyError(hex);
+      return [entry];
+    }
+    if (target === null || typeof target !== 'object' || !(target.reader instanceof Card)) {
+      throw new InvalidArgumentError('target', 'expected a policy id, or { path, reader: Card }');
+    }
+    const path = canonicalPath(target.path);
+    const reader = target.reader.toString();
+    const now = this.#now();
+    const live = (await this.#state.list())
+      .filter((e) => e.path === path && e.reader === reader && e.status === 'active' && e.expiresAt > now)
+      .sort((x, y) => y.created - x.created);
+    if (live.length === 0) throw new UnknownPolicyError(`live for ${target.reader.fingerprint()} on ${path}`);
+    return live;
   }
 
   async #revokeAndMark(entry: PolicyEntry, signal: AbortSignal | undefined): Promise<RevokeResult> {
@@ -675,6 +704,20 @@ export class ThreshClient {
   async encrypt(opts: Omit<EncryptOptions, 'epochs'>, source: ByteSource): Promise<EncryptedFile> {
     const epochs = (await this.#state.snapshot()).epochs;
     return encryptFile(this.identity, { ...opts, epochs: (prefix) => epochs[prefix] ?? 0 }, source);
+  }
+
+  /**
+   * Encrypts as a writer holding an owner's directory-key record (the record's bytes, checked
+   * here, or a VerifiedDirKey): the file is readable by the owner and the directory's readers.
+   */
+  async encryptFor(
+    dirKey: Uint8Array | VerifiedDirKey,
+    path: string,
+    source: ByteSource,
+    opts: Omit<EncryptOptions, 'epochs' | 'path'> = {},
+  ): Promise<EncryptedFile> {
+    const record = dirKey instanceof Uint8Array ? verifyDirKey(dirKey, { now: this.#now() }) : dirKey;
+    return encryptFileAsWriter(this.identity, record, { ...opts, path }, source);
   }
 
   /** Issues a directory-key record for writers at the current epochs (issueDirKey). */
@@ -941,7 +984,12 @@ export class ThreshClient {
       this.#log('warn', 'could not publish the revocation', { policyId: entry.policyId, err: String(e) });
     }
     const ok = receipts.filter((r) => r.ok).length;
-    return { receipts, accessGone: ok >= entry.shares - entry.threshold + 1, published: publishedOk };
+    return {
+      policyIds: [entry.policyId],
+      receipts,
+      accessGone: ok >= entry.shares - entry.threshold + 1,
+      published: publishedOk,
+    };
   }
 
   // ------------------------------------------------------------------------------ reader

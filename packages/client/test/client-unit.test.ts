@@ -346,4 +346,46 @@ describe('revoke', () => {
     expect(r.receipts.filter((x) => x.ok)).toHaveLength(2);
     expect(r.accessGone).toBe(false);
   });
+
+  it('revokes a reader off a level by { path, reader }: every live policy of theirs there, nobody else', async () => {
+    const s = await setup(5);
+    const g1 = await grantTeam(s);
+    const g2 = await grantTeam(s);
+    const other = Identity.generate();
+    const g3 = await s.owner.grant({ path: '/team', reader: other.card, threshold: 3, shares: 5, ttl: DAY });
+    const r = await s.owner.revoke({ path: '/team/', reader: s.readerId.card });
+    expect(r.policyIds.sort()).toEqual([g1.policyId, g2.policyId].sort());
+    expect(r.receipts).toHaveLength(10);
+    expect(r.accessGone).toBe(true);
+    const status = Object.fromEntries((await s.owner.policies()).map((p) => [p.policyId, p.status]));
+    expect(status).toEqual({ [g1.policyId]: 'revoked', [g2.policyId]: 'revoked', [g3.policyId]: 'active' });
+    await expect(s.owner.revoke({ path: '/team', reader: s.readerId.card })).rejects.toMatchObject({
+      code: 'ERR_UNKNOWN_POLICY',
+    });
+    await expect(s.owner.revoke({ path: '/team', reader: 'not a card' as never })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
+  });
+});
+
+describe('writers', () => {
+  it('encryptFor: a writer with the directory-key record bytes writes a file the owner and a reader open', async () => {
+    const s = await setup(5);
+    const g = await grantTeam(s);
+    const writerId = Identity.generate();
+    const dk = await s.owner.issueDirKey('/team/in', { expiresAt: T + DAY, writer: writerId.card });
+    const writer = createClient({ identity: writerId, now: () => T });
+    const file = await collect(
+      (await writer.encryptFor(dk.bytes, '/team/in/reading.txt', [plaintext], { now: T })).stream,
+    );
+    expect(await s.reader.decrypt(file, { grant: g.grantString })).toEqual(plaintext);
+    const own = await s.owner.openAsOwner(file);
+    expect(own.writer?.equals(writerId.card)).toBe(true);
+    expect(await collect(own.plaintext)).toEqual(plaintext);
+    // another writer cannot use a record issued to this one
+    const intruder = createClient({ identity: Identity.generate(), now: () => T });
+    await expect(intruder.encryptFor(dk.bytes, '/team/in/x', [plaintext])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
+  });
 });
