@@ -2,21 +2,33 @@
  * Issue #6's integration test (DESIGN.md "Nodes": Handoff): five real node processes; an owner
  * stores a 2-of-3 policy on nodes 0-2; `thresh node decommission` makes node 0 hand its kfrag to
  * node 3 or 4 and exit; the replacement then re-encrypts by policy id with a cfrag that
- * verifies, and the reader decrypts with it and node 1's.
+ * verifies, and the reader decrypts with it and node 1's. Then a reader's client holding the
+ * original grant string (its map names node 0) decrypts with node 2 down: it must follow the
+ * handoff node 0 published in the DHT.
  */
-import { createThreshLibp2p, type ThreshLibp2p, threshDhtNamespaces } from '@thresh/client';
+import {
+  createClient,
+  createThreshLibp2p,
+  Libp2pTransport,
+  type ThreshLibp2p,
+  threshDhtNamespaces,
+} from '@thresh/client';
 import {
   type Capsule,
   CapsuleFrag,
   type Card,
+  collect,
   decryptReencrypted,
   encrypt,
+  encryptFile,
   generateKFrags,
   Identity,
   isReencryptResult,
   kfragPrecursor,
   makeAssignments,
+  makeGrant,
   makePolicy,
+  makePolicyMap,
   NodeRecordReply,
   NodeRecordRequest,
   nodeIdOf,
@@ -64,6 +76,7 @@ describe('handoff on decommission (real processes)', () => {
     policyId?: Uint8Array;
     pathHash?: Uint8Array;
     levelPk?: ReturnType<ReturnType<typeof pathKey>['publicKey']>;
+    grant?: string;
   } = { cards: [] };
 
   it('stores a 2-of-3 policy on nodes 0-2', async () => {
@@ -111,6 +124,8 @@ describe('handoff on decommission (real processes)', () => {
       );
       verifyReceipt(reply.receipt, { op: 'store', nodeId: nodeIds[i], policyDigest: policy.digest() });
     }
+    const map = makePolicyMap(owner, { policy, assignments, levelKey: state.levelPk, prefix: '/team' });
+    state.grant = makeGrant(map, reader.card);
   });
 
   async function cfragFrom(node: number, capsule: Capsule): Promise<VerifiedCapsuleFrag | string> {
@@ -164,4 +179,32 @@ describe('handoff on decommission (real processes)', () => {
     const pt = decryptReencrypted(reader.encryptingKey, state.levelPk!, capsule, [held[0], other], ct);
     expect(new TextDecoder().decode(pt)).toBe('after the handoff');
   });
+
+  it("a reader's client with the original grant follows the handoff published in the DHT", async () => {
+    const file = await collect(
+      encryptFile(owner, { path: '/team/doc' }, [new TextEncoder().encode('followed')]).stream,
+    );
+    await cluster.nodes[2].kill(); // with node 0 gone too, node 0's kfrag is needed: 2 of 3
+    const transport = await Libp2pTransport.create({ bootstrap: [cluster.nodes[1].bootstrapAddr] });
+    try {
+      for (let i = 0; i < 60; i++) {
+        const peers = await transport
+          .closestNodes(crypto.getRandomValues(new Uint8Array(16)), 3, AbortSignal.timeout(5_000))
+          .catch(() => []);
+        if (peers.length >= 2) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const logs: string[] = [];
+      const r = createClient({
+        identity: reader,
+        transport,
+        requestTimeoutMs: 5_000,
+        log: (_level, message) => logs.push(message),
+      });
+      expect(new TextDecoder().decode(await r.decrypt(file, { grant: state.grant! }))).toBe('followed');
+      expect(logs).toContain('following a handoff');
+    } finally {
+      await transport.close();
+    }
+  }, 120_000);
 });
