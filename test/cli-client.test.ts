@@ -58,6 +58,7 @@ describe('thresh client commands', () => {
       ['grant'],
       ['decrypt'],
       ['revoke'],
+      ['rotate'],
       ['policies'],
     ];
     const results = await Promise.all(commands.map((c) => cli([...c, '--help'])));
