@@ -111,7 +111,7 @@ import {
   toHexString,
 } from './state.js';
 import type { PeerInfo, Transport } from './transport.js';
-import { anySignal, reasonOf, reasonOfWireCode, shuffle, throwIfAborted } from './util.js';
+import { anySignal, deadlineReason, reasonOf, reasonOfWireCode, shuffle, throwIfAborted } from './util.js';
 
 export type ClientLogLevel = 'debug' | 'info' | 'warn';
 export type ClientLog = (level: ClientLogLevel, message: string, fields?: Record<string, unknown>) => void;
@@ -433,6 +433,7 @@ export class ThreshClient {
 
       const results = await Promise.all(
         chosen.map(async (c, i) => {
+          const deadline = AbortSignal.timeout(this.#o.storeTimeoutMs);
           try {
             const req = StorePolicyRequest.encode({
               policy: policy.bytes,
@@ -443,7 +444,7 @@ export class ThreshClient {
               c.peer,
               'storePolicy',
               req,
-              anySignal(opts.signal, AbortSignal.timeout(this.#o.storeTimeoutMs)),
+              anySignal(opts.signal, deadline),
             );
             const reply = unwrapReply(StorePolicyReply.decode(bytes), c.peer.id);
             const receipt = verifyReceipt(reply.receipt, {
@@ -455,7 +456,7 @@ export class ThreshClient {
             });
             return { ok: true as const, receipt };
           } catch (e) {
-            const { reason, message } = reasonOf(e);
+            const { reason, message } = deadlineReason(e, deadline, opts.signal, this.#o.storeTimeoutMs);
             return {
               ok: false as const,
               failure: { nodeId: toHexString(c.nodeId), peer: c.peer.id, reason, message },
@@ -947,13 +948,9 @@ export class ThreshClient {
     const req = RevokeRequest.encode({ revocation: revocation.bytes, published });
     const receipts = await Promise.all(
       entry.nodes.map(async (node): Promise<RevokeNodeResult> => {
+        const deadline = AbortSignal.timeout(this.#o.storeTimeoutMs);
         try {
-          const bytes = await this.transport.call(
-            node.peer,
-            'revoke',
-            req,
-            anySignal(signal, AbortSignal.timeout(this.#o.storeTimeoutMs)),
-          );
+          const bytes = await this.transport.call(node.peer, 'revoke', req, anySignal(signal, deadline));
           const reply = unwrapReply(RevokeReply.decode(bytes), node.peer.id);
           const receipt = verifyReceipt(reply.receipt, {
             op: 'revoke',
@@ -966,7 +963,7 @@ export class ThreshClient {
             nodeId: node.nodeId,
             peer: node.peer.id,
             ok: false,
-            reason: reasonOf(error).reason,
+            reason: deadlineReason(error, deadline, signal, this.#o.storeTimeoutMs).reason,
             error,
           };
         }

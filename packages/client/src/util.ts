@@ -67,6 +67,20 @@ export function reasonOf(e: unknown): { reason: NodeFailureReason; message: stri
   return { reason: typeof code === 'string' ? code : 'error', message };
 }
 
+/**
+ * reasonOf for a request made under our own deadline: when that deadline fired (and not the
+ * caller's signal), the node is named a timeout, whatever the transport called the abort.
+ */
+export function deadlineReason(
+  e: unknown,
+  deadline: AbortSignal,
+  caller: AbortSignal | undefined,
+  ms: number,
+): { reason: NodeFailureReason; message: string } {
+  if (deadline.aborted && !caller?.aborted) return { reason: 'timeout', message: `no reply within ${ms} ms` };
+  return reasonOf(e);
+}
+
 /** AbortedError (ERR_ABORTED) when the caller's signal fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortedError(`${what} aborted by the caller`, { cause: signal.reason });

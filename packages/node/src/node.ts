@@ -11,7 +11,7 @@ import {
   threshDhtNamespaces,
 } from '@thresh/client';
 import {
-  type Card,
+  Card,
   decodeDhtValue,
   encodeDhtValue,
   errorReply,
@@ -38,6 +38,7 @@ import {
   type Signed,
   StorePolicyReply,
   StorePolicyRequest,
+  verifyRevocation,
 } from '@thresh/protocol';
 import { MemoryDatastore } from 'datastore-core';
 import { Key } from 'interface-datastore';
@@ -130,6 +131,7 @@ export class ThreshNode {
       peers: () => this.libp2p.getConnections().length,
       version: VERSION,
       log: this.log,
+      onRevoked: (published) => void this.#putRevocation(published.key, published.value),
     });
   }
 
@@ -209,7 +211,11 @@ export class ThreshNode {
     await this.#startHttp();
     this.#timers.push(
       setInterval(() => void this.#sweep(), this.options.sweepInterval * 1000).unref(),
-      setInterval(() => void this.#refreshRecord(true), this.options.recordRefresh * 1000).unref(),
+      setInterval(() => {
+        void this.#refreshRecord(true);
+        void this.#republishRevocations();
+      }, this.options.recordRefresh * 1000).unref(),
+      setInterval(() => void this.#checkRevocations(), this.options.revocationCheck * 1000).unref(),
     );
     void this.#sweep();
     void this.#publishRecord();
@@ -378,6 +384,8 @@ export class ThreshNode {
    * away. Runs in the background after start (a lone node's lookups just time out).
    */
   async #checkRevocations(): Promise<void> {
+    if (this.#checking) return; // one round at a time: a long one is not stacked on
+    this.#checking = true;
     let applied = 0;
     try {
       for await (const p of this.store.policies()) {
@@ -390,8 +398,45 @@ export class ThreshNode {
       }
     } catch (e) {
       this.log.warn({ err: String(e) }, 'revocation check stopped early');
+    } finally {
+      this.#checking = false;
     }
     if (applied) this.log.info({ applied }, 'applied revocations published while away');
+  }
+
+  #checking = false;
+
+  /** Best effort: a revocation's owner-signed DHT value, put in the DHT. */
+  async #putRevocation(key: Uint8Array, value: Uint8Array): Promise<boolean> {
+    try {
+      const r = await putRecord(this.libp2p, key, value, { timeoutMs: 20_000 });
+      return r.accepted.length > 0;
+    } catch (e) {
+      this.log.debug({ err: String(e) }, 'could not publish a revocation (will retry at the next refresh)');
+      return false;
+    }
+  }
+
+  /** DESIGN.md "Revoke": nodes holding tombstones republish the revocation until it expires. */
+  async #republishRevocations(): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    let published = 0;
+    try {
+      for await (const t of this.store.tombstones()) {
+        if (this.#stopping) return;
+        if (!t.published || t.expiry <= now) continue;
+        const owner = verifyRevocation(t.revocation, { now: t.receivedAt }).body.owner;
+        const key = makeDhtKey(
+          'revocation',
+          Card.fromBytes(owner).signingKey.toCompressedBytes(),
+          revocationDhtId(t.policyId),
+        );
+        if (await this.#putRevocation(key, t.published)) published++;
+      }
+    } catch (e) {
+      this.log.warn({ err: String(e) }, 'republishing revocations stopped early');
+    }
+    if (published) this.log.debug({ published }, 'republished revocations');
   }
 
   /** Set by decommission(): resolves once the node has stopped. */

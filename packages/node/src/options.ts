@@ -28,6 +28,12 @@ export interface NodeInit {
   capacity?: number;
   /** Expiry sweep period, seconds. Default 60. */
   sweepInterval?: number;
+  /**
+   * How often the node looks up, in the DHT, revocations of the policies it holds (a node cut off
+   * while an owner revoked learns it so once it can reach the network again), seconds. Default
+   * 600. Revocations it holds are republished at every node-record refresh.
+   */
+  revocationCheck?: number;
   /** Node record: refresh period and lifetime in the DHT, seconds. Defaults 3600 and 129600 (36 h). */
   recordRefresh?: number;
   recordLifetime?: number;
@@ -51,6 +57,7 @@ export const DEFAULTS: NodeOptions = {
   maxPolicyLifetime: 366 * 86400,
   capacity: 1_000_000,
   sweepInterval: 60,
+  revocationCheck: 600,
   recordRefresh: 3600,
   recordLifetime: 36 * 3600,
   workers: availableParallelism(),

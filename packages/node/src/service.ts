@@ -1,10 +1,14 @@
+import { threshRecordVerifier } from '@thresh/client';
 import {
   bytesEqual,
   Card,
+  decodeDhtValue,
+  dhtValidator,
   type HandoffRequest,
   type Identity,
   kfragId,
   kfragPrecursor,
+  makeDhtKey,
   makeReceipt,
   type NodeRecordReply,
   nodeIdOf,
@@ -16,6 +20,7 @@ import {
   type ReencryptReplyItem,
   type ReencryptRequest,
   type RevokeRequest,
+  revocationDhtId,
   type StorePolicyRequest,
   tombstoneUntil,
   type VerifiedPolicy,
@@ -58,6 +63,11 @@ export interface ServiceComponents {
   nodeRecord: () => Uint8Array;
   /** Connected peers, for status. */
   peers?: () => number;
+  /**
+   * Called after a revocation is stored with its owner-signed DHT value (the node publishes it:
+   * DESIGN.md "Revoke": nodes holding tombstones republish it). Must not throw.
+   */
+  onRevoked?: (published: { key: Uint8Array; value: Uint8Array }) => void;
   version: string;
   now?: () => number;
   log?: Logger;
@@ -83,6 +93,7 @@ export class NodeService {
   readonly #started: number;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #validateDht: (key: Uint8Array, value: Uint8Array) => Promise<void>;
 
   constructor(components: ServiceComponents) {
     this.#c = components;
@@ -90,6 +101,7 @@ export class NodeService {
     this.#now = components.now ?? (() => Math.floor(Date.now() / 1000));
     this.#started = this.#now();
     this.#log = components.log ?? silentLogger;
+    this.#validateDht = dhtValidator(threshRecordVerifier(this.#now));
   }
 
   /** store-policy: check everything, store durably, receipt. */
@@ -190,6 +202,7 @@ export class NodeService {
     // tombstone again (otherwise a stranger's revocation would replace it and reopen the id),
     // and a later revocation never shortens how long it is kept.
     const prior = await store.getTombstone(body.policy);
+    const published = await this.#checkedPublication(req.published, revocation.bytes, ownerKey, body.policy);
     if (prior && !existing) {
       const priorOwner = verifyRevocation(prior.revocation, { now: prior.receivedAt }).body.owner;
       if (!bytesEqual(priorOwner, body.owner)) {
@@ -202,9 +215,15 @@ export class NodeService {
         revocation: revocation.bytes,
         expiry: Math.max(tombstoneUntil(body, existing?.expiry), prior?.expiry ?? 0),
         receivedAt: now,
+        ...(published
+          ? { published: published.value }
+          : prior?.published
+            ? { published: prior.published }
+            : {}),
       },
       { sync: true },
     );
+    if (published) this.#c.onRevoked?.(published);
     // A node that never held the policy keeps the tombstone all the same (a late store of that
     // id by that owner is refused) and receipts with zero digest and kfrag id.
     const receipt = makeReceipt(
@@ -218,6 +237,29 @@ export class NodeService {
     );
     this.#log.info({ policy: short(body.policy), op: 'revoke', held: existing !== undefined }, 'revoked');
     return { receipt: receipt.bytes };
+  }
+
+  /**
+   * The revocation's DHT value as the owner published it, if it is one: a valid value under the
+   * revocation's key, carrying exactly this revocation. Anything else is ignored (the
+   * revocation itself is what counts).
+   */
+  async #checkedPublication(
+    value: Uint8Array | undefined,
+    revocation: Uint8Array,
+    ownerKey: Uint8Array,
+    policyId: Uint8Array,
+  ): Promise<{ key: Uint8Array; value: Uint8Array } | undefined> {
+    if (value === undefined) return undefined;
+    const key = makeDhtKey('revocation', ownerKey, revocationDhtId(policyId));
+    try {
+      await this.#validateDht(key, value);
+      if (!bytesEqual(decodeDhtValue(value).record, revocation)) throw new Error('another revocation');
+      return { key, value };
+    } catch (e) {
+      this.#log.debug({ policy: short(policyId), err: String(e) }, 'ignored the published revocation value');
+      return undefined;
+    }
   }
 
   /**

@@ -80,6 +80,8 @@ export interface TestNode {
   clock: { now: number };
   service: NodeService;
   nodeRecord: Uint8Array;
+  /** What the service handed to onRevoked (revocations to publish). */
+  published: { key: Uint8Array; value: Uint8Array }[];
 }
 
 export interface NodeOptions {
@@ -116,13 +118,15 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
     nodeRecord: () => nodeRecord,
     version: VERSION,
     now: () => clock.now,
+    onRevoked: (p) => published.push(p),
   };
+  const published: { key: Uint8Array; value: Uint8Array }[] = [];
   if (opts.peers !== undefined) {
     const peers = opts.peers;
     components.peers = () => peers;
   }
   const service = new NodeService(components);
-  return { identity, id: nodeIdOf(identity.card), store, engine, clock, service, nodeRecord };
+  return { identity, id: nodeIdOf(identity.card), store, engine, clock, service, nodeRecord, published };
 }
 
 // ---------------------------------------------------------------------------------- grants

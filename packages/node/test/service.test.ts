@@ -15,12 +15,14 @@ import {
   decodeRevocation,
   decryptFileBody,
   ExpiredError,
+  encodeDhtValue,
   encrypt,
   encryptFile,
   handoffType,
   Identity,
   KeyFrag,
   makeAssignment,
+  makeDhtKey,
   makeHandoffCertificate,
   makeRevocation,
   NotYetValidError,
@@ -30,6 +32,7 @@ import {
   type ReencryptReplyItem,
   type ReencryptRequest,
   readFileHeader,
+  revocationDhtId,
   revocationType,
   SignatureError,
   sealKFrag,
@@ -748,6 +751,34 @@ describe('revoke', () => {
     node.clock.now = t.expiry;
     expect(await node.service.sweep()).toEqual({ policies: 0, tombstones: 1 });
     expect(await node.store.getTombstone(grant.policy.body.id)).toBeUndefined();
+  });
+
+  it("keeps the owner's DHT value of the revocation with the tombstone and hands it on to publish; ignores a wrong one", async () => {
+    const { nodes, grant } = await storedSetup();
+    const revocation = revocationOf(grant);
+    const id = revocationDhtId(grant.policy.body.id);
+    const ownerKey = grant.owner.card.signingKey.toCompressedBytes();
+    const value = encodeDhtValue(
+      { namespace: 'revocation', id, seq: T, record: revocation },
+      grant.owner.signer,
+    );
+    await nodes[0].service.revoke({ revocation, published: value });
+    expect(hex((await nodes[0].store.getTombstone(grant.policy.body.id))!.published!)).toBe(hex(value));
+    expect(nodes[0].published.map((p) => [hex(p.key), hex(p.value)])).toEqual([
+      [hex(makeDhtKey('revocation', ownerKey, id)), hex(value)],
+    ]);
+    // signed by someone else, or carrying another record: the revocation counts, the value does not
+    const stranger = Identity.generate();
+    const forged = encodeDhtValue(
+      { namespace: 'revocation', id, seq: T, record: revocation },
+      stranger.signer,
+    );
+    await nodes[1].service.revoke({ revocation, published: forged });
+    expect((await nodes[1].store.getTombstone(grant.policy.body.id))!.published).toBeUndefined();
+    expect(nodes[1].published).toEqual([]);
+    // a later repeat without a value keeps the one held
+    await nodes[0].service.revoke({ revocation });
+    expect(hex((await nodes[0].store.getTombstone(grant.policy.body.id))!.published!)).toBe(hex(value));
   });
 
   it('keeps the tombstone until the later of the policy and revocation expiry, plus a day', async () => {

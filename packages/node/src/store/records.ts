@@ -56,6 +56,7 @@ const tombstoneSchema: z.ZodType<StoredTombstone> = z.object({
   revocation: blob(),
   expiry: unixSeconds,
   receivedAt: unixSeconds,
+  published: blob().optional(),
 });
 
 const metaValueSchema: z.ZodType<MetaValue> = z.union([

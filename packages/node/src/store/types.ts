@@ -62,6 +62,11 @@ export interface StoredTombstone {
   expiry: number;
   /** Unix seconds. */
   receivedAt: number;
+  /**
+   * The owner-signed DHT value of the revocation (checked), when the owner sent it: the node
+   * republishes it while it keeps the tombstone (DESIGN.md "Revoke").
+   */
+  published?: Uint8Array;
 }
 
 export interface WriteOptions {
