@@ -13,7 +13,7 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     // The fault tests freeze and kill node processes and judge time budgets: they run on their
     // own after the rest (npm run test:faults), so other test files do not starve them of CPU.
-    exclude: ['**/node_modules/**', 'test/faults.test.ts'],
+    exclude: ['**/node_modules/**', 'test/faults.test.ts', 'test/faults-netns.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -9,7 +9,9 @@ export default defineConfig({
   ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     setupFiles: ['./test/setup.ts'],
-    include: ['test/faults.test.ts'],
+    include: ['test/faults.test.ts', 'test/faults-netns.test.ts'],
+    // one file at a time: each starts its own five node processes and judges time budgets
+    fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

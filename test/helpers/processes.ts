@@ -64,6 +64,12 @@ export class NodeProcess {
   constructor(
     readonly dataDir: string,
     readonly env: NodeJS.ProcessEnv,
+    /**
+     * A command prefix the node runs under, e.g. ['ip', 'netns', 'exec', 'ns1'] (it must exec
+     * the node in place, so that the process id stays the one the runtime file names).
+     * Default none: `node` itself.
+     */
+    readonly wrap: readonly string[] = [],
   ) {}
 
   /** Starts `thresh node start` and waits until its runtime file names this process. */
@@ -72,9 +78,10 @@ export class NodeProcess {
     await rm(runtimeFile, { force: true });
     this.exitCode = undefined;
     this.stderr = '';
+    const [command, ...prefix] = [...this.wrap, process.execPath];
     const proc = spawn(
-      process.execPath,
-      [CLI, 'node', 'start', '--data-dir', this.dataDir, '--json', ...extra],
+      command,
+      [...prefix, CLI, 'node', 'start', '--data-dir', this.dataDir, '--json', ...extra],
       {
         env: { ...process.env, THRESH_LOG_LEVEL: 'warn', ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
