@@ -29,6 +29,7 @@ import {
   decryptFileBody,
   type EncryptedFile,
   type EncryptOptions,
+  type ErrorReply,
   encodeDhtValue,
   encodeGrant,
   encryptFile,
@@ -67,6 +68,7 @@ import {
   ReencryptReply,
   type ReencryptReplyItem,
   ReencryptRequest,
+  RemoteError,
   RevokeReply,
   RevokeRequest,
   type Rng,
@@ -111,7 +113,15 @@ import {
   toHexString,
 } from './state.js';
 import type { PeerInfo, Transport } from './transport.js';
-import { anySignal, deadlineReason, reasonOf, reasonOfWireCode, shuffle, throwIfAborted } from './util.js';
+import {
+  anySignal,
+  deadlineReason,
+  randomInt,
+  reasonOf,
+  reasonOfWireCode,
+  shuffle,
+  throwIfAborted,
+} from './util.js';
 
 export type ClientLogLevel = 'debug' | 'info' | 'warn';
 export type ClientLog = (level: ClientLogLevel, message: string, fields?: Record<string, unknown>) => void;
@@ -291,6 +301,9 @@ const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
 /** A holder failing so may have handed its kfrag over: look for a handoff in the DHT. */
 const FOLLOW_HANDOFF = new Set<string>(['not-found', 'unreachable', 'timeout']);
 
+/** Tries of a request a node answered BUSY. */
+const BUSY_ATTEMPTS = 4;
+
 export class ThreshClient {
   readonly identity: Identity;
   readonly #transport: Transport | undefined;
@@ -440,13 +453,13 @@ export class ThreshClient {
               assignment: assignments[i].bytes,
               sealedKFrag: sealKFrag(kfrags[i], digest, c.nodeId, c.record.card.encryptingKey),
             });
-            const bytes = await this.transport.call(
+            const reply = await this.#request(
               c.peer,
               'storePolicy',
               req,
+              StorePolicyReply,
               anySignal(opts.signal, deadline),
             );
-            const reply = unwrapReply(StorePolicyReply.decode(bytes), c.peer.id);
             const receipt = verifyReceipt(reply.receipt, {
               op: 'store',
               nodeId: c.nodeId,
@@ -589,15 +602,44 @@ export class ThreshClient {
     return shuffle(usable, this.#rng).slice(0, n);
   }
 
+  /**
+   * One request of an idempotent kind (node record, store, revoke: a repeat gets the same
+   * receipt), decoded and unwrapped. A node answering BUSY (too many requests of this peer in
+   * flight, e.g. concurrent grants of one owner) is asked again after a short random pause, a
+   * few times, within `signal`.
+   */
+  async #request<T extends object>(
+    peer: PeerInfo,
+    protocol: 'nodeRecord' | 'storePolicy' | 'revoke',
+    bytes: Uint8Array,
+    type: { decode(b: Uint8Array): T | ErrorReply },
+    signal: AbortSignal,
+  ): Promise<Exclude<T, ErrorReply>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return unwrapReply(type.decode(await this.transport.call(peer, protocol, bytes, signal)), peer.id);
+      } catch (e) {
+        if (
+          !(e instanceof RemoteError) ||
+          e.remoteCode !== 'BUSY' ||
+          attempt >= BUSY_ATTEMPTS ||
+          signal.aborted
+        )
+          throw e;
+        await new Promise((r) => setTimeout(r, 50 + randomInt(this.#rng, 200) * attempt));
+      }
+    }
+  }
+
   /** A node's own signed record, checked: valid, and of the peer that answered. */
   async #fetchNodeRecord(peer: PeerInfo, signal: AbortSignal | undefined): Promise<VerifiedNodeRecord> {
-    const bytes = await this.transport.call(
+    const reply = await this.#request(
       peer,
       'nodeRecord',
       NodeRecordRequest.encode({}),
+      NodeRecordReply,
       anySignal(signal, AbortSignal.timeout(this.#o.selectionTimeoutMs)),
     );
-    const reply = unwrapReply(NodeRecordReply.decode(bytes), peer.id);
     const record = verifyNodeRecord(reply.nodeRecord, { now: this.#now() });
     if (record.body.peer !== peer.id) {
       throw new DecodeError('node-record.peer', `the record of ${record.body.peer}, answered by ${peer.id}`);
@@ -950,8 +992,13 @@ export class ThreshClient {
       entry.nodes.map(async (node): Promise<RevokeNodeResult> => {
         const deadline = AbortSignal.timeout(this.#o.storeTimeoutMs);
         try {
-          const bytes = await this.transport.call(node.peer, 'revoke', req, anySignal(signal, deadline));
-          const reply = unwrapReply(RevokeReply.decode(bytes), node.peer.id);
+          const reply = await this.#request(
+            node.peer,
+            'revoke',
+            req,
+            RevokeReply,
+            anySignal(signal, deadline),
+          );
           const receipt = verifyReceipt(reply.receipt, {
             op: 'revoke',
             nodeId: fromHexString(node.nodeId),

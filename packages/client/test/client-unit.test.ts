@@ -144,6 +144,19 @@ describe('grant', () => {
     await expect(s.reader.decrypt(stranger, { grant: g.grantString })).rejects.toThrow(/another owner/);
   });
 
+  it('a node answering BUSY (too many requests of this peer in flight) is asked again', async () => {
+    const s = await setup(5);
+    for (const n of s.nodes) n.busy = 2; // the node record fetch, then the store
+    const g = await grantTeam(s);
+    expect(g.abandoned).toEqual([]);
+    expect(g.receipts).toHaveLength(5);
+    // a node that stays busy is left out like any failing one
+    const t = await setup(6);
+    t.nodes[0].busy = 100;
+    const g2 = await grantTeam(t);
+    expect(g2.nodeIds.map(hex)).not.toContain(idOf(t.nodes[0]));
+  });
+
   it('pinned nodes replace DHT selection', async () => {
     const s = await setup(7);
     const pinned = s.nodes.slice(2).map((n) => ({ id: n.peerId, addrs: [] }));

@@ -54,6 +54,8 @@ export interface FakeNode {
   delayMs: number;
   failStore: boolean;
   forge: boolean;
+  /** Answers this many more requests BUSY (too many in flight) before serving again. */
+  busy?: number;
   /** Answers re-encrypt requests for any policy with this (hex) policy's kfrag. */
   answerWith?: Uint8Array;
   /** With answerWith: says so in the reply (policyId of the other policy) instead of hiding it. */
@@ -137,6 +139,13 @@ export class FakeNetwork implements Transport {
     const node = this.nodes.find((n) => n.peerId === peer.id);
     if (!node || node.down) throw new UnreachableError(`cannot dial ${peer.id}`);
     if (node.delayMs > 0) await sleep(node.delayMs, signal);
+    if ((node.busy ?? 0) > 0) {
+      node.busy! -= 1;
+      node.calls.push({ protocol });
+      return NodeRecordReply.encode({
+        error: { code: 'BUSY', message: 'too many requests in flight' },
+      } as never);
+    }
     const serve = async <Req, Res>(
       reqType: MessageType<Req>,
       resType: MessageType<Res>,

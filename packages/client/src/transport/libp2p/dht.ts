@@ -5,6 +5,7 @@
  * lookups that end once their results are in, however long a frozen peer keeps its query open
  * (kad-dht reports a get's value and a lookup's closest peers only when the whole query ends).
  */
+import { setMaxListeners } from 'node:events';
 import type { PeerId, PeerInfo } from '@libp2p/interface';
 import type { KadDHT, QueryEvent } from '@libp2p/kad-dht';
 import type { Multiaddr } from '@multiformats/multiaddr';
@@ -13,6 +14,12 @@ import { AbortedError, DhtError, TimeoutError, type TransportError } from '../er
 import { plainBytes } from './bytes.js';
 
 /** Defaults of {@link DhtOptions}. */
+/**
+ * kad-dht adds an abort listener to the query's signal for every peer it asks; in a cluster of
+ * more than a few nodes that passes Node's default of 10 and prints a (false) leak warning.
+ */
+const KAD_LISTENERS = 1_000;
+
 export const DHT_DEFAULTS = {
   /** A 50-node cluster answers in well under a second; a lone node never does. */
   timeoutMs: 30_000,
@@ -207,7 +214,9 @@ async function lookup(
       options,
       async (signal) => {
         rearm();
-        for await (const event of query(AbortSignal.any([signal, quiet.signal]))) {
+        const combined = AbortSignal.any([signal, quiet.signal]);
+        setMaxListeners(KAD_LISTENERS, combined);
+        for await (const event of query(combined)) {
           onEvent(event);
           if (quiet.signal.aborted) break;
           rearm();
@@ -278,6 +287,7 @@ async function withDeadline<T>(
   const callerSignal = options.signal;
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = callerSignal == null ? deadline : AbortSignal.any([callerSignal, deadline]);
+  setMaxListeners(KAD_LISTENERS, signal);
   try {
     signal.throwIfAborted();
     return await run(signal);
