@@ -452,6 +452,9 @@ export class ThreshNode {
    */
   decommission(): Promise<DecommissionReport> {
     this.#decommissioning ??= (async () => {
+      // nothing stored from now on is left behind: new stores and handoffs are refused, and
+      // those in flight finish before the store is walked
+      await this.service.beginLeaving();
       const report = await decommission({
         identity: this.identity,
         store: this.store,
@@ -462,6 +465,7 @@ export class ThreshNode {
       return report;
     })().catch((e: unknown) => {
       this.#decommissioning = undefined; // nothing was handed over twice: it may be tried again
+      this.service.endLeaving();
       throw e;
     });
     return this.#decommissioning;

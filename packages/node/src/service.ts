@@ -106,6 +106,38 @@ export class NodeService {
 
   /** store-policy: check everything, store durably, receipt. */
   async storePolicy(req: StorePolicyRequest): Promise<ReceiptReply> {
+    return this.#storing(() => this.#storePolicy(req));
+  }
+
+  /**
+   * Refuses every new store and handoff from now on (the node is leaving: decommission), and
+   * resolves once those already running have finished, so a handoff of everything stored sees
+   * them all.
+   */
+  async beginLeaving(): Promise<void> {
+    this.#leaving = true;
+    while (this.#stores > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** A decommission that failed: the node takes stores again. */
+  endLeaving(): void {
+    this.#leaving = false;
+  }
+
+  #leaving = false;
+  #stores = 0;
+
+  async #storing<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#leaving) throw new WireError('CAPACITY', 'this node is leaving the network');
+    this.#stores++;
+    try {
+      return await work();
+    } finally {
+      this.#stores--;
+    }
+  }
+
+  async #storePolicy(req: StorePolicyRequest): Promise<ReceiptReply> {
     const now = this.#now();
     const { identity, store, limits } = this.#c;
     const policy = verifyPolicy(req.policy, { now, nodeId: this.nodeId });
@@ -138,6 +170,10 @@ export class NodeService {
 
   /** handoff (receiving side): check the chain owner -> ... -> this node, store, receipt. */
   async handoff(req: HandoffRequest): Promise<ReceiptReply> {
+    return this.#storing(() => this.#handoff(req));
+  }
+
+  async #handoff(req: HandoffRequest): Promise<ReceiptReply> {
     const now = this.#now();
     const { identity, store, limits } = this.#c;
     const policy = verifyPolicy(req.policy, { now });

@@ -722,6 +722,26 @@ describe('reencrypt', () => {
 
 // ================================================================================= revoke
 
+describe('leaving (decommission)', () => {
+  it('refuses new stores and handoffs once leaving, after those in flight finish; takes them again if it ends', async () => {
+    const { owner, reader, nodes } = await setup();
+    const node = nodes[0];
+    const cards = nodes.map((n) => n.identity.card);
+    const first = makeGrant(owner, reader, cards);
+    const inFlight = node.service.storePolicy(first.request(0));
+    const left = node.service.beginLeaving();
+    await expectWireError(node.service.storePolicy(makeGrant(owner, reader, cards).request(0)), 'CAPACITY');
+    await left;
+    // the store already running when leaving began completed: it is there to be handed over
+    await inFlight;
+    expect(await node.store.getPolicy(first.policy.body.id)).toBeDefined();
+    node.service.endLeaving();
+    const again = makeGrant(owner, reader, cards);
+    await node.service.storePolicy(again.request(0));
+    expect(await node.store.getPolicy(again.policy.body.id)).toBeDefined();
+  });
+});
+
 describe('revoke', () => {
   it('deletes the kfrag, keeps a tombstone until expiry + 1 day, and receipts', async () => {
     const { nodes, grant } = await storedSetup();
