@@ -6,6 +6,7 @@
  * Once connected, identify tells kad-dht the peer speaks the DHT protocol and the DHT's own
  * self-queries find everybody else.
  */
+import { setMaxListeners } from 'node:events';
 import type { Libp2p, Logger } from '@libp2p/interface';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 
@@ -58,6 +59,8 @@ export class BootstrapDialer {
     const stopped = this.controller?.signal;
     if (stopped == null || stopped.aborted) return;
     const signal = AbortSignal.any([stopped, AbortSignal.timeout(this.dialTimeoutMs)]);
+    // one signal for every dial, and libp2p's dial queue adds listeners to it per dial
+    setMaxListeners(Math.max(10, 4 * this.addrs.length), signal);
     await Promise.all(
       this.addrs.map(async (ma) => {
         try {
