@@ -301,6 +301,9 @@ const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
 /** A holder failing so may have handed its kfrag over: look for a handoff in the DHT. */
 const FOLLOW_HANDOFF = new Set<string>(['not-found', 'unreachable', 'timeout']);
 
+const mapKey = (owner: Card, prefix: string, epoch: number) =>
+  `${toHexString(owner.bytes)}:${epoch}:${prefix}`;
+
 /** Tries of a request a node answered BUSY. */
 const BUSY_ATTEMPTS = 4;
 
@@ -1087,13 +1090,14 @@ export class ThreshClient {
     opts: CallOptions & { epoch?: number | ((prefix: string) => number | undefined) } = {},
   ): Promise<string | undefined> {
     const canonical = canonicalPath(path);
-    for (const prefix of pathPrefixes(canonical).reverse()) {
-      const epoch = typeof opts.epoch === 'function' ? opts.epoch(prefix) : (opts.epoch ?? 0);
-      if (epoch === undefined) continue;
-      const found = await this.#lookupMap(owner, prefix, epoch, opts.signal);
-      if (found) return found.grant;
-    }
-    return undefined;
+    // every level at once (one DHT round trip, not one per level); the deepest found wins
+    const found = await Promise.all(
+      pathPrefixes(canonical).map((prefix) => {
+        const epoch = typeof opts.epoch === 'function' ? opts.epoch(prefix) : (opts.epoch ?? 0);
+        return epoch === undefined ? undefined : this.#lookupMap(owner, prefix, epoch, opts.signal);
+      }),
+    );
+    return found.reverse().find((f) => f !== undefined)?.grant;
   }
 
   /** The owner's published map of one level and epoch for this reader, opened and checked. */
@@ -1139,12 +1143,25 @@ export class ThreshClient {
     epoch: number,
     signal: AbortSignal | undefined,
   ): Promise<VerifiedPolicyMap | undefined> {
-    const key = `${toHexString(owner.bytes)}:${epoch}:${prefix}`;
-    const cached = this.#foundMaps.get(key);
+    const cached = this.#cachedMap(owner, prefix, epoch);
     if (cached) return cached;
     const found = await this.#lookupMap(owner, prefix, epoch, signal);
-    if (found) this.#foundMaps.set(key, found.map);
+    if (found) this.#foundMaps.set(mapKey(owner, prefix, epoch), found.map);
     return found?.map;
+  }
+
+  /** A map found earlier, while its policy lives. */
+  #cachedMap(owner: Card, prefix: string, epoch: number): VerifiedPolicyMap | undefined {
+    const key = mapKey(owner, prefix, epoch);
+    const cached = this.#foundMaps.get(key);
+    if (cached && cached.policy.body.expiry <= this.#now()) this.#foundMaps.delete(key);
+    else return cached;
+    return undefined;
+  }
+
+  /** Forgets a found map whose nodes refused it (revoked, expired): the next file looks again. */
+  #forgetMap(map: VerifiedPolicyMap): void {
+    for (const [key, m] of this.#foundMaps) if (m === map) this.#foundMaps.delete(key);
   }
 
   #openGrant(grant: string): VerifiedPolicyMap {
@@ -1165,10 +1182,17 @@ export class ThreshClient {
     const path = body.p;
     const prefixes = pathPrefixes(path);
     if (base === undefined) {
-      for (const l of [...body.l].reverse()) {
-        const map = await this.#foundMap(opened.ownerCard, prefixes[l.d], l.e, signal);
+      const levels = [...body.l].reverse(); // deepest first
+      for (const l of levels) {
+        const map = this.#cachedMap(opened.ownerCard, prefixes[l.d], l.e);
         if (map) return map;
       }
+      // one DHT round trip for every level at once; the deepest found wins
+      const found = await Promise.all(
+        levels.map((l) => this.#foundMap(opened.ownerCard, prefixes[l.d], l.e, signal)),
+      );
+      const map = found.find((m) => m !== undefined);
+      if (map) return map;
       throw new NotGrantedError(
         path,
         path,
@@ -1279,7 +1303,9 @@ export class ThreshClient {
     throwIfAborted(signal, 'decrypt');
     for (const job of jobs) {
       if (job.valid.size < m) {
-        throw new NotEnoughFragmentsError(job.path, job.valid.size, m, [...job.failures.values()]);
+        const failures = [...job.failures.values()];
+        if (failures.some((f) => f.reason === 'revoked' || f.reason === 'expired')) this.#forgetMap(map);
+        throw new NotEnoughFragmentsError(job.path, job.valid.size, m, failures);
       }
     }
   }

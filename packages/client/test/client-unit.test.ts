@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collect, encryptFile, Identity, nodeIdOf } from '@thresh/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, type ThreshClient } from '../src/client.js';
 import { GrantFailedError, NoNodesError, NotEnoughFragmentsError, NotGrantedError } from '../src/errors.js';
 import { AbortedError } from '../src/transport/errors.js';
@@ -133,6 +133,24 @@ describe('grant', () => {
     // another reader cannot find (or open) it
     const stranger = createClient({ identity: Identity.generate(), transport: s.net, now: () => T });
     expect(await stranger.findGrant(s.ownerId.card, '/team/q3.pdf')).toBeUndefined();
+  });
+
+  it('without a grant string: every level looked up at once, the map remembered; a revoked one forgotten', async () => {
+    const s = await setup(5);
+    const g = await grantTeam(s);
+    const f = await fileAt(s.ownerId, '/team/reports/q3.pdf');
+    const gets = vi.spyOn(s.net, 'getRecord');
+    expect(await s.reader.decrypt(f)).toEqual(plaintext);
+    const first = gets.mock.calls.length;
+    expect(first).toBeGreaterThanOrEqual(4); // /, /team, /team/reports, the file: one round
+    expect(await s.reader.decrypt(f)).toEqual(plaintext);
+    expect(gets.mock.calls.length).toBe(first); // the map came from the client's memory
+    // revoked and granted again: the remembered map fails once (revoked), then is looked up anew
+    await s.owner.revoke(g.policyId);
+    await grantTeam(s);
+    await notEnough(s.reader.decrypt(f));
+    expect(await s.reader.decrypt(f)).toEqual(plaintext);
+    expect(gets.mock.calls.length).toBeGreaterThan(first);
   });
 
   it('refuses a file outside the granted directory, or of another owner', async () => {
