@@ -1294,10 +1294,16 @@ export class ThreshClient {
       };
       const first = Math.min(order.length, Math.ceil(1.25 * m));
       for (let i = 0; i < first; i++) launch();
+      // The rest go after staggerMs, or after twice the slowest known latency of the first
+      // ones when that is longer (busy nodes are not sent extra work they will answer anyway;
+      // a node that fails fast still makes the rest go at once, see settle).
+      const known = order.slice(0, first).map((id) => this.#latency.get(id));
+      const slowest = known.every((x) => x !== undefined) ? Math.max(...(known as number[])) : 0;
+      const stagger = Math.min(Math.max(this.#o.staggerMs, 2 * slowest), this.#o.requestTimeoutMs / 2);
       const timer = setTimeout(() => {
         if (finished || lacking() === 0) return;
         while (launched < order.length) launch();
-      }, this.#o.staggerMs);
+      }, stagger);
       settle();
     });
     throwIfAborted(signal, 'decrypt');
