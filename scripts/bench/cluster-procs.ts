@@ -99,10 +99,15 @@ export async function startNode(
   const runtimeFile = join(dataDir, 'node.json');
   await rm(runtimeFile, { force: true });
   const log = await open(join(dataDir, 'node.log'), 'a', 0o600);
-  const proc = spawn(process.execPath, [CLI, 'node', 'start', '--data-dir', dataDir, ...extra], {
-    env: childEnv(),
-    stdio: ['ignore', log.fd, log.fd],
-  });
+  // as `thresh cluster up` runs them: nodes sharing one machine get one crypto worker each
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'node', 'start', '--data-dir', dataDir, '--workers', '1', ...extra],
+    {
+      env: childEnv(),
+      stdio: ['ignore', log.fd, log.fd],
+    },
+  );
   await log.close();
   live.add(proc);
   let exited: number | null | undefined;

@@ -110,11 +110,16 @@ export function registerClusterCommands(program: Command): void {
       const start = async (dataDir: string, extra: string[]) => {
         await rm(join(dataDir, RUNTIME_FILE), { force: true });
         const log = await open(join(dataDir, 'node.log'), 'a', 0o600);
-        const child = spawn(process.execPath, [bin, 'node', 'start', '--data-dir', dataDir, ...extra], {
-          detached: Boolean(o.detach),
-          stdio: ['ignore', log.fd, log.fd],
-          env: { ...process.env, THRESH_PASSPHRASE: '' },
-        });
+        // the nodes share this machine: one re-encryption worker each, not one per core each
+        const child = spawn(
+          process.execPath,
+          [bin, 'node', 'start', '--data-dir', dataDir, '--workers', '1', ...extra],
+          {
+            detached: Boolean(o.detach),
+            stdio: ['ignore', log.fd, log.fd],
+            env: { ...process.env, THRESH_PASSPHRASE: '' },
+          },
+        );
         await log.close();
         children.push(child);
         if (o.detach) child.unref();

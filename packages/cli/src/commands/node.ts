@@ -26,8 +26,17 @@ function networkFlags(o: {
   http?: string;
   httpAllowHost?: string[];
   logLevel?: string;
+  workers?: string;
 }): NodeInit {
+  let workers: number | undefined;
+  if (o.workers !== undefined) {
+    workers = Number(o.workers);
+    if (!/^\d+$/.test(o.workers) || workers > 64) {
+      throw new CliError('--workers: expected a whole number from 0 to 64', EXIT.usage);
+    }
+  }
   return {
+    workers,
     httpAllowedHosts: o.httpAllowHost,
     listen: o.listen,
     bootstrap: o.bootstrap,
@@ -99,6 +108,10 @@ export function registerNodeCommands(program: Command): void {
     .option('--http <host:port>', "HTTP API address, or 'off' (overrides config.json)")
     .option('--http-allow-host <host:port>', 'another Host header the HTTP API accepts (repeatable)', collect)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option(
+      '--workers <n>',
+      're-encryption worker threads (default: the number of cores; overrides config.json)',
+    )
     .option('--json', 'print the started node as JSON on stdout')
     .action(async (o) => {
       const passphrase = await getPassphrase({ passphraseFile: o.passphraseFile, optional: true });
