@@ -9,6 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import type { KadDHT, QueryEvent } from '@libp2p/kad-dht';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
 import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../src/transport/errors.js';
 import { type DhtHost, getClosestPeers, getRecord } from '../src/transport/libp2p/dht.js';
@@ -108,5 +109,26 @@ describe('getClosestPeers', () => {
     };
     const ds = await Promise.all(found.map((p) => dist(p.id)));
     expect([...ds].sort()).toEqual(ds);
+  }, 30_000);
+
+  it('a quiet query also returns the peers the answers named (with addresses), never the host itself', async () => {
+    const [a, named, self] = [await peer(), await peer(), await peer()];
+    const addr = multiaddr('/ip4/127.0.0.1/tcp/4001');
+    const h = host({
+      getClosestPeers: query([
+        {
+          name: 'PEER_RESPONSE',
+          from: a,
+          closer: [
+            { id: named, multiaddrs: [addr] },
+            { id: self, multiaddrs: [addr] },
+          ],
+        } as never,
+      ]) as never,
+    });
+    h.peerId = self;
+    const found = await getClosestPeers(h, KEY, { timeoutMs: 600_000, settleMs: 100 });
+    expect(found.map((p) => p.id.toString()).sort()).toEqual([a.toString(), named.toString()].sort());
+    expect(found.find((p) => p.id.equals(named))?.multiaddrs.map(String)).toEqual([addr.toString()]);
   }, 30_000);
 });

@@ -45,6 +45,8 @@ export interface DhtOptions {
 /** What a DHT helper needs: the host's kad-dht service. */
 export interface DhtHost {
   services: { dht: KadDHT };
+  /** The host's own id (left out of lookup results). */
+  peerId?: PeerId;
 }
 
 const encoder = new TextEncoder();
@@ -147,7 +149,7 @@ export async function getRecord(
 /**
  * The peers closest to `key` that answered, closest first. kad-dht yields them only when the
  * whole query has ended; when it is cut short (gone quiet for `settleMs`, or at its deadline),
- * the peers that answered so far, ordered by their kad distance to the key.
+ * the peers that answered so far and those they named, ordered by their kad distance to the key.
  */
 export async function getClosestPeers(
   host: DhtHost,
@@ -156,6 +158,7 @@ export async function getClosestPeers(
 ): Promise<PeerInfo[]> {
   const final: PeerInfo[] = [];
   const answered = new Map<string, PeerId>();
+  const learned = new Map<string, PeerId>();
   const addrs = new Map<string, Multiaddr[]>();
   const ended = await lookup(
     'getClosestPeers',
@@ -166,16 +169,24 @@ export async function getClosestPeers(
       else if (event.name === 'PEER_RESPONSE') {
         answered.set(event.from.toString(), event.from);
         for (const p of event.closer) {
-          if (p.multiaddrs.length > 0) addrs.set(p.id.toString(), p.multiaddrs);
+          if (p.multiaddrs.length === 0) continue;
+          addrs.set(p.id.toString(), p.multiaddrs);
+          learned.set(p.id.toString(), p.id);
         }
       }
     },
     () => answered.size > 0,
   );
   if (ended === 'complete') return final;
+  // Cut short: the peers that answered, and those they named (with addresses) that the query
+  // had not reached yet: a busy network's answers come slowly, and every caller checks each peer
+  // it uses anyway (node records are fetched from the peer itself).
+  const self = host.peerId?.toString();
+  const candidates = new Map([...learned, ...answered]);
+  if (self) candidates.delete(self);
   const target = await kadId(key);
   const byDistance = await Promise.all(
-    [...answered.values()].map(async (id) => ({
+    [...candidates.values()].map(async (id) => ({
       peer: { id, multiaddrs: addrs.get(id.toString()) ?? [] },
       distance: xor(target, await kadId(id.toMultihash().bytes)),
     })),
