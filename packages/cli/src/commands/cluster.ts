@@ -123,7 +123,8 @@ export function registerClusterCommands(program: Command): void {
         await log.close();
         children.push(child);
         if (o.detach) child.unref();
-        return readRuntime(dataDir, child.pid!, Date.now() + 60_000);
+        // n nodes start at once on a machine's few cores: each may take its share of n starts
+        return readRuntime(dataDir, child.pid!, Date.now() + 60_000 + 4_000 * n);
       };
       const stopAll = () => stopPids(children.map((c) => c.pid!).filter(Boolean));
       let nodes: ClusterFile['nodes'];
