@@ -193,7 +193,7 @@ function flush(last = false): void {
       `cluster benchmark, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, curve backend ${curveBackendName()}`,
     );
     console.log(
-      `real node processes (thresh node start, ${cpus().length} crypto workers each, log level warn) on 127.0.0.1; the client library in this process over libp2p`,
+      `real node processes (thresh node start, one crypto worker each, as thresh cluster up runs them, log level warn) on 127.0.0.1; the client library in this process over libp2p`,
     );
     console.log(
       `load average (1, 5, 15 min) at the start ${loadAtStart} (other processes on this machine share its ${cpus().length} cores)\n`,
