@@ -6,28 +6,16 @@
  * reader, holding the grant string it was given before (its map names node 0), decrypts
  * through the replacement, which its client finds through the handoff published in the DHT.
  */
-import { createClient, Libp2pTransport } from '@thresh/client';
+import { createClient, type Libp2pTransport } from '@thresh/client';
 import { collect, encryptFile, Identity } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hex, nodeIdOfPeer, peerOf, pollUntil } from './helpers/faults.js';
+import { hex, nodeIdOfPeer, peerOf, pollUntil, readyTransport } from './helpers/faults.js';
 import { ProcessCluster, runCli } from './helpers/processes.js';
 
 const cluster = new ProcessCluster();
 const transports: Libp2pTransport[] = [];
 
-async function transport(): Promise<Libp2pTransport> {
-  const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[1].bootstrapAddr] });
-  transports.push(t);
-  await pollUntil(
-    () =>
-      t
-        .closestNodes(crypto.getRandomValues(new Uint8Array(16)), 6, AbortSignal.timeout(5_000))
-        .catch(() => []),
-    (peers) => peers.length >= 5,
-    30_000,
-  );
-  return t;
-}
+const transport = () => readyTransport([cluster.nodes[1].bootstrapAddr], 5, transports);
 
 beforeAll(async () => {
   await cluster.init(6);

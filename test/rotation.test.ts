@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createClient,
-  Libp2pTransport,
+  type Libp2pTransport,
   NotEnoughFragmentsError,
   NotGrantedError,
   type ThreshClient,
@@ -29,7 +29,7 @@ import {
 } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rebuildLevelKey, stealKfrag } from './helpers/collusion.js';
-import { askNode, hex, peerOf, pollUntil } from './helpers/faults.js';
+import { askNode, hex, peerOf, pollUntil, readyTransport } from './helpers/faults.js';
 import { type NodeProcess, ProcessCluster, runCli } from './helpers/processes.js';
 
 const DAY = 86_400;
@@ -57,20 +57,7 @@ async function start(node: NodeProcess): Promise<void> {
   await node.start(node === first ? extra : [...extra, '--bootstrap', first.bootstrapAddr]);
 }
 
-/** A client transport that already sees the nodes (as the CLI waits for them before it works). */
-async function transport(): Promise<Libp2pTransport> {
-  const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[0].bootstrapAddr] });
-  transports.push(t);
-  await pollUntil(
-    () =>
-      t
-        .closestNodes(crypto.getRandomValues(new Uint8Array(16)), 6, AbortSignal.timeout(5_000))
-        .catch(() => []),
-    (peers) => peers.length >= 5,
-    30_000,
-  );
-  return t;
-}
+const transport = () => readyTransport([cluster.nodes[0].bootstrapAddr], 5, transports);
 
 beforeAll(async () => {
   const nodes = await cluster.init(6);

@@ -5,7 +5,7 @@
  */
 import {
   createThreshLibp2p,
-  type Libp2pTransport,
+  Libp2pTransport,
   type PeerInfo,
   putRecord,
   type ThreshLibp2p,
@@ -85,6 +85,28 @@ export async function askNode(
   } catch (e) {
     return `error: ${e instanceof Error ? e.message : String(e)}`;
   }
+}
+
+/**
+ * A client transport bootstrapped off `bootstrap` that already sees `min` DHT peers (as the
+ * CLI waits for the network before it works); kept in `opened` for the caller to close.
+ */
+export async function readyTransport(
+  bootstrap: string[],
+  min: number,
+  opened: Libp2pTransport[],
+): Promise<Libp2pTransport> {
+  const t = await Libp2pTransport.create({ bootstrap });
+  opened.push(t);
+  await pollUntil(
+    () =>
+      t
+        .closestNodes(crypto.getRandomValues(new Uint8Array(16)), min + 1, AbortSignal.timeout(5_000))
+        .catch(() => []),
+    (peers) => peers.length >= min,
+    30_000,
+  );
+  return t;
 }
 
 /** Polls `f` until `done(value)` or `ms` passed; returns the last value. */
