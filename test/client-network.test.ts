@@ -10,9 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative until @thresh/client's index exports them (then: from '@thresh/client').
-import { createClient, Libp2pTransport, NotEnoughFragmentsError } from '@thresh/client';
+import { createClient, type Libp2pTransport, NotEnoughFragmentsError } from '@thresh/client';
 import { collect, ExpiredError, encryptFile, Identity } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readyTransport } from './helpers/faults.js';
 import { ProcessCluster } from './helpers/processes.js';
 
 const cluster = new ProcessCluster();
@@ -23,20 +24,8 @@ const ownerId = Identity.generate();
 const readerId = Identity.generate();
 const plaintext = new TextEncoder().encode('Q3 numbers, for the team only. '.repeat(1000));
 
-async function transport(): Promise<Libp2pTransport> {
-  const t = await Libp2pTransport.create({ bootstrap: [cluster.nodes[0].bootstrapAddr] });
-  transports.push(t);
-  // until the client's DHT knows the five nodes
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const peers = await t
-      .closestNodes(crypto.getRandomValues(new Uint8Array(16)), 20)
-      .catch(() => [] as unknown[]);
-    if (peers.length >= 5) return t;
-    if (Date.now() > deadline) throw new Error(`the client found ${peers.length} DHT peers`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** A client whose DHT already knows the five nodes. */
+const transport = () => readyTransport([cluster.nodes[0].bootstrapAddr], 5, transports);
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'thresh-client-net-'));

@@ -212,17 +212,20 @@ describe('rotation against real nodes', () => {
     const ga = await grant('alice');
     const gm = await grant('mallory');
     // a writer's directory key, issued before the rotation
-    const dk0 = await json<{ epochs: Record<string, number> }>([
-      'dir-key',
-      '--as',
-      'owner',
-      '--path',
-      '/proj/in',
-      '--writer',
-      'alice',
-      '--out',
-      file('dk0'),
-    ]);
+    // a writer's directory key for /proj/in, issued at the owner's current epochs
+    const dirKey = (out: string) =>
+      json<{ epochs: Record<string, number> }>([
+        'dir-key',
+        '--as',
+        'owner',
+        '--path',
+        '/proj/in',
+        '--writer',
+        'alice',
+        '--out',
+        file(out),
+      ]);
+    const dk0 = await dirKey('dk0');
     expect(dk0.epochs).toEqual({ '/': 0, '/proj': 0, '/proj/in': 0 });
 
     // one of mallory's nodes is down during the rotation (and not one of alice's, so her
@@ -318,17 +321,7 @@ describe('rotation against real nodes', () => {
       /warning: \/proj\/in\/w\.txt was written by .* under epoch 0 of \/proj, which is at epoch 1/,
     );
     expect(opened.stderr).toMatch(/thresh dir-key --path \/proj/);
-    const dk1 = await json<{ epochs: Record<string, number> }>([
-      'dir-key',
-      '--as',
-      'owner',
-      '--path',
-      '/proj/in',
-      '--writer',
-      'alice',
-      '--out',
-      file('dk1'),
-    ]);
+    const dk1 = await dirKey('dk1');
     expect(dk1.epochs).toEqual({ '/': 0, '/proj': 1, '/proj/in': 0 });
     await ok([
       'encrypt',

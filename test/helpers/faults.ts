@@ -98,14 +98,15 @@ export async function readyTransport(
 ): Promise<Libp2pTransport> {
   const t = await Libp2pTransport.create({ bootstrap });
   opened.push(t);
-  await pollUntil(
+  const peers = await pollUntil(
     () =>
       t
         .closestNodes(crypto.getRandomValues(new Uint8Array(16)), min + 1, AbortSignal.timeout(5_000))
         .catch(() => []),
-    (peers) => peers.length >= min,
+    (found) => found.length >= min,
     30_000,
   );
+  if (peers.length < min) throw new Error(`the client found ${peers.length} DHT peers, wanted ${min}`);
   return t;
 }
 
