@@ -12,8 +12,8 @@
 import '@thresh/protocol/polyfill';
 import { readdir, readFile } from 'node:fs/promises';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createThreshLibp2p, request } from '@thresh/client';
-import { PROTOCOL_IDS, ReencryptReply, ReencryptRequest, unwrapReply } from '@thresh/protocol';
+import { createThreshLibp2p, SessionPool } from '@thresh/client';
+import { ReencryptReply, ReencryptRequest, unwrapReply } from '@thresh/protocol';
 
 interface LoadSpec {
   addrs: string[];
@@ -86,13 +86,12 @@ function check(replyBytes: Uint8Array): void {
     throw new Error(`${spec.batch - ok} items failed: ${JSON.stringify(reply.items[0])}`);
 }
 
-// Each host dials the node once; every request then opens its own stream on that connection
-// through the client's request() (a dialer that hands back the open connection skips the dial
-// queue and peer-store lookups a dial by multiaddr costs on every call).
-const connections = await Promise.all(hosts.map((h) => h.dial(addrs)));
-type Conn = (typeof connections)[number];
-const send = (conn: Conn) =>
-  request({ dial: async () => conn }, addrs, PROTOCOL_IDS.reencrypt, body, { timeoutMs: 60_000 });
+// Each host talks to the node as the client library does: one session stream, every request a
+// call on it (SessionPool; PROTOCOL.md 8.1), at most the protocol's per-peer calls in flight.
+const nodePeer = addrs[0].getComponents().find((c) => c.name === 'p2p')?.value;
+if (nodePeer == null) throw new Error('the node address has no /p2p/ part');
+const connections = hosts.map((h) => new SessionPool(h));
+const send = (pool: SessionPool) => pool.call(nodePeer, addrs, 'reencrypt', body, { timeoutMs: 60_000 });
 
 // Warm-up (connection, JIT, workers); every reply fully checked. A success reply to this one
 // request always has the same length (fixed-size cfrag, policy id and level per item).

@@ -49,7 +49,8 @@ import { type DecommissionReport, decommission } from './decommission.js';
 import { createHttpApi, type HttpApi } from './http/index.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type NodeMetrics } from './metrics.js';
-import { type ServeOutcome, serveProtocol, unserve } from './net/serve.js';
+import { type ServedProtocol, type ServeOutcome, serveProtocol, unserve } from './net/serve.js';
+import { type SessionServer, serveSessions } from './net/session.js';
 import { DEFAULTS, type NodeInit, type NodeOptions, parseHostPort, resolveOptions } from './options.js';
 import { type Logger, NodeService } from './service.js';
 import { LevelStore } from './store/index.js';
@@ -92,6 +93,7 @@ export class ThreshNode {
   httpUrl: string | undefined;
   #record: Signed<unknown> | undefined;
   /** This node's own handlers by protocol id (for the gateway's requests to itself). */
+  #sessions: SessionServer | undefined;
   #local = new Map<string, (bytes: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>>();
   #timers: NodeJS.Timeout[] = [];
   #inFlight = 0;
@@ -207,7 +209,7 @@ export class ThreshNode {
 
   async #begin(): Promise<void> {
     await this.#refreshRecord(false);
-    this.#serveAll();
+    await this.#serveAll();
     await this.#startHttp();
     this.#timers.push(
       setInterval(() => void this.#sweep(), this.options.sweepInterval * 1000).unref(),
@@ -226,7 +228,8 @@ export class ThreshNode {
     );
   }
 
-  #serveAll(): void {
+  async #serveAll(): Promise<void> {
+    const served: Promise<[string, ServedProtocol]>[] = [];
     const wrap = <Req, Res>(
       name: keyof typeof PROTOCOL_LIMITS,
       reqType: MessageType<Req>,
@@ -251,7 +254,7 @@ export class ThreshNode {
       // The gateway's requests to this very node (libp2p does not dial itself): the same handler,
       // errors turned into the same error replies.
       this.#local.set(PROTOCOL_IDS[name], (bytes, signal) => answer(bytes, signal).catch(mapError));
-      serveProtocol(
+      const serving = serveProtocol(
         this.libp2p,
         PROTOCOL_IDS[name],
         (bytes, ctx) => answer(bytes, ctx.signal),
@@ -269,6 +272,7 @@ export class ThreshNode {
           onOutcome: (protocol, outcome, ms) => this.onOutcome?.(protocol, outcome, ms),
         },
       );
+      served.push(serving.then((server) => [name, server]));
     };
     wrap('storePolicy', StorePolicyRequest, StorePolicyReply, (r) => this.service.storePolicy(r));
     wrap('reencrypt', ReencryptRequest, ReencryptReply, async (r, s) => {
@@ -284,6 +288,8 @@ export class ThreshNode {
       (): Promise<NodeRecordReply> => this.service.nodeRecord(),
     );
     wrap('handoff', HandoffRequest, HandoffReply, (r) => this.service.handoff(r));
+    // Every protocol above, also as calls on one long-lived session stream per client.
+    this.#sessions = await serveSessions(this.libp2p, new Map(await Promise.all(served)));
   }
 
   /** Set by the metrics component. */
@@ -477,6 +483,7 @@ export class ThreshNode {
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#http?.stop().catch(() => {});
+    const sessionsClosed = this.#sessions?.close();
     for (const id of Object.values(PROTOCOL_IDS)) {
       if (id !== PROTOCOL_IDS.kad) await unserve(this.libp2p, id).catch(() => {});
     }
@@ -488,6 +495,8 @@ export class ThreshNode {
         new Promise((resolve) => setTimeout(resolve, drainMs).unref()),
       ]);
     }
+    // the sessions' last replies are written once their calls are done (bounded as above)
+    await Promise.race([sessionsClosed, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     await Promise.resolve(this.libp2p.stop()).catch((e: unknown) =>
       this.log.warn({ err: String(e) }, 'libp2p stop'),
     );

@@ -68,6 +68,18 @@ export interface ServeOptions {
 /** What serving needs of a libp2p node. */
 export type ServeHost = Pick<Libp2p, 'handle' | 'unhandle' | 'logger'>;
 
+/** A served protocol, as the session protocol (session.ts) calls it. */
+export interface ServedProtocol {
+  readonly protocol: string;
+  /** The request frame cap of the protocol. */
+  readonly maxRequestBytes: number;
+  /**
+   * Answers one request frame that arrived some other way than on its own stream (a session
+   * call): the same limits, deadline, handler and error frames as a stream. Never rejects.
+   */
+  answer(request: Uint8Array, peerId: PeerId): Promise<{ frame: Uint8Array; outcome: ServeOutcome }>;
+}
+
 /**
  * Registers `handler` for `protocol` on `libp2p`. Throws if the protocol already has a
  * handler (libp2p's DuplicateProtocolHandlerError); `unserve` removes it.
@@ -79,7 +91,7 @@ export async function serveProtocol(
   limits: ServeLimits,
   hooks: ServeHooks,
   options: ServeOptions = {},
-): Promise<void> {
+): Promise<ServedProtocol> {
   checkArguments(protocol, handler, limits, hooks, options);
   const server = new ProtocolServer(
     protocol,
@@ -96,6 +108,7 @@ export async function serveProtocol(
     // the node's own outbound requests on this protocol (handoff, gateway fan-out) share it
     maxOutboundStreams: maxInboundStreams,
   });
+  return server;
 }
 
 /** Stops serving `protocol`; streams already accepted run to their end. */
@@ -103,18 +116,22 @@ export async function unserve(libp2p: ServeHost, protocol: string): Promise<void
   await libp2p.unhandle(protocol);
 }
 
-class ProtocolServer {
+class ProtocolServer implements ServedProtocol {
   private total = 0;
   private readonly perPeer = new Map<string, number>();
 
   constructor(
-    private readonly protocol: string,
+    readonly protocol: string,
     private readonly handler: ServeHandler,
     private readonly limits: ServeLimits,
     private readonly hooks: ServeHooks,
     private readonly lingerMs: number,
     private readonly log: Logger,
   ) {}
+
+  get maxRequestBytes(): number {
+    return this.limits.maxRequestBytes;
+  }
 
   /** Never rejects: libp2p would only reset the stream, and we have already answered. */
   async serve(stream: Stream, connection: Connection): Promise<void> {
@@ -126,25 +143,53 @@ class ProtocolServer {
       this.log.error('stream from %p failed - %e', connection.remotePeer, e);
       stream.abort(asError(e));
     }
+    this.reportOutcome(outcome, started);
+    await closedWithin(stream, this.lingerMs);
+  }
+
+  async answer(request: Uint8Array, peerId: PeerId): Promise<{ frame: Uint8Array; outcome: ServeOutcome }> {
+    const started = performance.now();
+    let result: { frame: Uint8Array; outcome: ServeOutcome };
+    if (request.length > this.limits.maxRequestBytes) {
+      result = {
+        frame: this.errorFrame('TOO_LARGE', `request frame over ${this.limits.maxRequestBytes} bytes`),
+        outcome: 'too-large',
+      };
+    } else {
+      const release = this.acquire(peerId);
+      if (release == null) {
+        result = {
+          frame: this.errorFrame('BUSY', 'too many requests in flight, retry later'),
+          outcome: 'busy',
+        };
+      } else {
+        const deadline = AbortSignal.timeout(this.limits.timeoutMs);
+        result = await this.run(request, peerId, deadline, release);
+      }
+    }
+    this.reportOutcome(result.outcome, started);
+    return result;
+  }
+
+  private reportOutcome(outcome: ServeOutcome, started: number): void {
     try {
       this.hooks.onOutcome?.(this.protocol, outcome, performance.now() - started);
     } catch (e) {
       this.log.error('onOutcome threw - %e', e);
     }
-    await closedWithin(stream, this.lingerMs);
   }
 
-  private async exchange(stream: Stream, peerId: PeerId): Promise<ServeOutcome> {
+  /** Takes one of the peer's request slots; undefined (BUSY) when the peer or the node is at its limit. */
+  private acquire(peerId: PeerId): (() => void) | undefined {
     const peer = peerId.toString();
     const running = this.perPeer.get(peer) ?? 0;
     if (this.total >= this.limits.maxConcurrentTotal || running >= this.limits.maxConcurrentPerPeer) {
-      await this.reply(stream, this.errorFrame('BUSY', 'too many requests in flight, retry later'));
-      return 'busy';
+      return undefined;
     }
     this.total++;
     this.perPeer.set(peer, running + 1);
     let released = false;
-    const release = (): void => {
+    return (): void => {
       if (released) return;
       released = true;
       this.total--;
@@ -152,7 +197,14 @@ class ProtocolServer {
       if (left === 0) this.perPeer.delete(peer);
       else this.perPeer.set(peer, left);
     };
+  }
 
+  private async exchange(stream: Stream, peerId: PeerId): Promise<ServeOutcome> {
+    const release = this.acquire(peerId);
+    if (release == null) {
+      await this.reply(stream, this.errorFrame('BUSY', 'too many requests in flight, retry later'));
+      return 'busy';
+    }
     const deadline = AbortSignal.timeout(this.limits.timeoutMs);
     let request: Uint8Array;
     try {
@@ -163,28 +215,35 @@ class ProtocolServer {
     }
     // One frame per stream: whatever follows it is dropped unread.
     await stream.closeRead();
+    const { frame, outcome } = await this.run(request, peerId, deadline, release);
+    await this.reply(stream, frame);
+    return outcome;
+  }
 
+  /** Runs the handler under `deadline`; the slot (`release`) is the handler's until it settles. */
+  private async run(
+    request: Uint8Array,
+    peerId: PeerId,
+    deadline: AbortSignal,
+    release: () => void,
+  ): Promise<{ frame: Uint8Array; outcome: ServeOutcome }> {
     const work = Promise.resolve().then(() => this.handler(request, { peerId, signal: deadline }));
     // The slot is the handler's until it settles, so the limits bound real work, not replies.
     work.then(release, release);
-    let frame: Uint8Array;
-    let outcome: ServeOutcome;
     try {
-      frame = await raceSignal(work, deadline);
+      const frame = await raceSignal(work, deadline);
       if (!(frame instanceof Uint8Array)) throw new TypeError('handler returned no Uint8Array');
-      outcome = 'ok';
+      return { frame, outcome: 'ok' };
     } catch (e) {
       if (deadline.aborted) {
-        frame = this.errorFrame('TIMEOUT', `no answer within ${this.limits.timeoutMs} ms`);
-        outcome = 'timeout';
-      } else {
-        this.log('handler failed for %p - %e', peerId, e);
-        frame = this.mapError(e);
-        outcome = 'error';
+        return {
+          frame: this.errorFrame('TIMEOUT', `no answer within ${this.limits.timeoutMs} ms`),
+          outcome: 'timeout',
+        };
       }
+      this.log('handler failed for %p - %e', peerId, e);
+      return { frame: this.mapError(e), outcome: 'error' };
     }
-    await this.reply(stream, frame);
-    return outcome;
   }
 
   private async readFailed(stream: Stream, deadline: AbortSignal, e: unknown): Promise<ServeOutcome> {

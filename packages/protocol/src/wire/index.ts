@@ -109,3 +109,11 @@ export {
   reencryptRequestSchema,
 } from './reencrypt.js';
 export { WIRE_PROTOCOLS, type WireProtocol } from './registry.js';
+export {
+  SESSION_LIMITS,
+  SESSION_PROTOCOL_ID,
+  SessionCall,
+  SessionReply,
+  sessionCallSchema,
+  sessionReplySchema,
+} from './session.js';

@@ -14,3 +14,4 @@
 export * from './dht.js';
 export * from './host.js';
 export * from './rpc.js';
+export * from './session.js';

@@ -79,16 +79,36 @@ export async function request(
     return undefined;
   };
 
+  const stream = await openStream(libp2p, peer, protocol, signal, aborted);
+  try {
+    const reply = await exchange(stream, requestBytes, maxResponseBytes, signal);
+    void linger(stream);
+    return reply;
+  } catch (e) {
+    stream.abort(e instanceof Error ? e : new Error(String(e)));
+    throw aborted(e) ?? streamFailure(e, protocol, maxResponseBytes);
+  }
+}
+
+/**
+ * Dials `peer` (reusing a connection libp2p already has) and opens a stream of `protocol`,
+ * turning failures into TransportErrors; `aborted` names a failure caused by a fired signal.
+ */
+export async function openStream(
+  libp2p: Dialer,
+  peer: RequestTarget,
+  protocol: string,
+  signal: AbortSignal,
+  aborted: (cause: unknown) => TransportError | undefined,
+): Promise<Stream> {
   let connection: Connection;
   try {
     connection = await libp2p.dial(peer, { signal });
   } catch (e) {
     throw aborted(e) ?? new UnreachableError(`cannot dial ${describe(peer)}: ${message(e)}`, { cause: e });
   }
-
-  let stream: Stream;
   try {
-    stream = await connection.newStream(protocol, { signal });
+    return await connection.newStream(protocol, { signal });
   } catch (e) {
     const err = aborted(e);
     if (err != null) throw err;
@@ -100,15 +120,6 @@ export async function request(
     throw new StreamError(`${protocol}: cannot open a stream to ${describe(peer)}: ${message(e)}`, {
       cause: e,
     });
-  }
-
-  try {
-    const reply = await exchange(stream, requestBytes, maxResponseBytes, signal);
-    void linger(stream);
-    return reply;
-  } catch (e) {
-    stream.abort(e instanceof Error ? e : new Error(String(e)));
-    throw aborted(e) ?? streamFailure(e, protocol, maxResponseBytes);
   }
 }
 
@@ -171,7 +182,7 @@ function streamFailure(e: unknown, protocol: string, maxResponseBytes: number): 
   }
 }
 
-function checkArguments(
+export function checkArguments(
   peer: RequestTarget,
   protocol: string,
   requestBytes: Uint8Array,

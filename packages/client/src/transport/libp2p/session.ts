@@ -1,0 +1,367 @@
+/**
+ * The client side of the session protocol (@thresh/protocol wire/session.ts): one long-lived
+ * stream per node, requests of every protocol sent on it as calls and answered out of order.
+ * It saves libp2p's stream set-up on each request (multistream-select, a yamux stream opened
+ * and closed: about 3 ms of CPU on each side, per request, on this project's machines), which
+ * was most of a request's time on loopback.
+ *
+ * A pool keeps at most one session per peer, opens it on the first call and drops it when the
+ * stream ends, on a malformed reply, or after `idleMs` without calls (shorter than the node's
+ * own idle limit, so the client closes first and no call races a closing session). Calls of
+ * one protocol in flight to one peer are capped at that protocol's `maxStreamsPerPeer`; more
+ * wait their turn here rather than collect BUSY answers. A node that does not speak the
+ * protocol is remembered, and its calls take the per-stream path (rpc.ts `request`).
+ */
+import type { Stream } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
+import {
+  PROTOCOL_IDS,
+  PROTOCOL_LIMITS,
+  type RequestProtocolName,
+  SESSION_LIMITS,
+  SESSION_PROTOCOL_ID,
+  SessionCall,
+  SessionReply,
+} from '@thresh/protocol';
+import {
+  AbortedError,
+  ResponseTooLargeError,
+  StreamError,
+  TimeoutError,
+  type TransportError,
+  UnsupportedProtocolError,
+} from '../errors.js';
+import { plainBytes } from './bytes.js';
+import { type Dialer, openStream, type RequestTarget, request } from './rpc.js';
+
+/** Defaults of {@link SessionPoolOptions}. */
+export const SESSION_POOL_DEFAULTS = {
+  /** A session with no call in flight for this long is closed (the node's limit is 60 s). */
+  idleMs: 45_000,
+  /** Deadline for dialling and opening a session stream. */
+  openTimeoutMs: 10_000,
+  /** How long a peer that does not speak the session protocol is asked per stream before we try again. */
+  fallbackMs: 10 * 60_000,
+} as const;
+
+export interface SessionPoolOptions {
+  /** @default SESSION_POOL_DEFAULTS.idleMs */
+  idleMs?: number;
+  /** @default SESSION_POOL_DEFAULTS.openTimeoutMs */
+  openTimeoutMs?: number;
+}
+
+export interface SessionCallOptions {
+  signal?: AbortSignal;
+  /** @default the protocol's PROTOCOL_LIMITS timeoutMs */
+  timeoutMs?: number;
+}
+
+/** Sessions to many peers, keyed by PeerId text. */
+export class SessionPool {
+  readonly #libp2p: Dialer;
+  readonly #idleMs: number;
+  readonly #openTimeoutMs: number;
+  readonly #sessions = new Map<string, Promise<Session>>();
+  /** Peers that answered "unsupported protocol", with when to try a session again. */
+  readonly #perStream = new Map<string, number>();
+  #closed = false;
+
+  constructor(libp2p: Dialer, options: SessionPoolOptions = {}) {
+    this.#libp2p = libp2p;
+    this.#idleMs = options.idleMs ?? SESSION_POOL_DEFAULTS.idleMs;
+    this.#openTimeoutMs = options.openTimeoutMs ?? SESSION_POOL_DEFAULTS.openTimeoutMs;
+  }
+
+  /** Sessions open (or opening) now; for tests and status. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * One request of `protocol` to the peer `peerId` (reachable at `target`: computed only when a
+   * stream must be opened, since parsing a secp256k1 PeerId costs two point decompressions),
+   * its reply frame back.
+   * The same errors as rpc.ts `request`: UnreachableError, TimeoutError, AbortedError,
+   * ResponseTooLargeError, StreamError, UnsupportedProtocolError.
+   */
+  async call(
+    peerId: string,
+    target: RequestTarget | (() => RequestTarget),
+    protocol: RequestProtocolName,
+    body: Uint8Array,
+    options: SessionCallOptions = {},
+  ): Promise<Uint8Array> {
+    const limits = PROTOCOL_LIMITS[protocol];
+    const to = (): RequestTarget => (typeof target === 'function' ? target() : target);
+    const timeoutMs = options.timeoutMs ?? limits.timeoutMs;
+    const callerSignal = options.signal;
+    const perStreamUntil = this.#perStream.get(peerId);
+    if (
+      this.#closed ||
+      body.length > SESSION_LIMITS.maxCallBodyBytes ||
+      (perStreamUntil != null && perStreamUntil > Date.now())
+    ) {
+      return request(this.#libp2p, to(), PROTOCOL_IDS[protocol], body, {
+        signal: callerSignal,
+        timeoutMs,
+        maxResponseBytes: limits.maxResponseBytes,
+      });
+    }
+    if (callerSignal?.aborted) {
+      throw new AbortedError('request aborted by the caller before it started', {
+        cause: callerSignal.reason,
+      });
+    }
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = callerSignal == null ? deadline : AbortSignal.any([callerSignal, deadline]);
+    const aborted = (cause: unknown): TransportError | undefined => {
+      if (callerSignal?.aborted) return new AbortedError('request aborted by the caller', { cause });
+      if (deadline.aborted) {
+        return new TimeoutError(timeoutMs, `${PROTOCOL_IDS[protocol]}: no reply within ${timeoutMs} ms`, {
+          cause,
+        });
+      }
+      return undefined;
+    };
+
+    let session: Session;
+    try {
+      session = await raceAbort(this.#session(peerId, to), signal);
+    } catch (e) {
+      if (e instanceof UnsupportedProtocolError) {
+        this.#perStream.set(peerId, Date.now() + SESSION_POOL_DEFAULTS.fallbackMs);
+        return request(this.#libp2p, to(), PROTOCOL_IDS[protocol], body, {
+          signal: callerSignal,
+          timeoutMs,
+          maxResponseBytes: limits.maxResponseBytes,
+        });
+      }
+      throw aborted(e) ?? e;
+    }
+    try {
+      return await session.call(protocol, body, signal);
+    } catch (e) {
+      throw aborted(e) ?? e;
+    }
+  }
+
+  /** Closes every session; later calls go per stream. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((s) => s.then((x) => x.close()).catch(() => {})));
+  }
+
+  #session(peerId: string, target: () => RequestTarget): Promise<Session> {
+    let session = this.#sessions.get(peerId);
+    if (session == null) {
+      const opening = this.#open(peerId, target);
+      session = opening;
+      this.#sessions.set(peerId, opening);
+      opening.catch(() => {
+        if (this.#sessions.get(peerId) === opening) this.#sessions.delete(peerId);
+      });
+    }
+    return session;
+  }
+
+  async #open(peerId: string, target: () => RequestTarget): Promise<Session> {
+    // The session outlives the call that opens it, so its own deadline, not the caller's signal.
+    const deadline = AbortSignal.timeout(this.#openTimeoutMs);
+    const stream = await openStream(this.#libp2p, target(), SESSION_PROTOCOL_ID, deadline, (cause) =>
+      deadline.aborted
+        ? new TimeoutError(
+            this.#openTimeoutMs,
+            `no session with ${peerId} within ${this.#openTimeoutMs} ms`,
+            {
+              cause,
+            },
+          )
+        : undefined,
+    );
+    const session = new Session(stream, peerId, this.#idleMs, () => {
+      const current = this.#sessions.get(peerId);
+      void current?.then((s) => {
+        if (s === session && this.#sessions.get(peerId) === current) this.#sessions.delete(peerId);
+      });
+    });
+    if (this.#closed) session.close();
+    return session;
+  }
+}
+
+interface Pending {
+  resolve(body: Uint8Array): void;
+  reject(e: unknown): void;
+  maxResponseBytes: number;
+}
+
+/** One session stream: calls out, replies matched back by id. */
+class Session {
+  readonly #stream: Stream;
+  readonly #lp: ReturnType<typeof lpStream>;
+  readonly #pending = new Map<number, Pending>();
+  /** Calls in flight per protocol, and the calls waiting for a slot. */
+  readonly #running = new Map<RequestProtocolName, number>();
+  readonly #waiting = new Map<RequestProtocolName, Array<() => void>>();
+  #nextId = 1;
+  #ended: TransportError | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    stream: Stream,
+    private readonly peerId: string,
+    private readonly idleMs: number,
+    private readonly onEnd: () => void,
+  ) {
+    this.#stream = stream;
+    this.#lp = lpStream(stream, {
+      maxDataLength: SESSION_LIMITS.maxReplyBytes,
+      maxBufferSize: SESSION_LIMITS.maxReplyBytes + 16,
+    });
+    this.#armIdle();
+    void this.#readLoop();
+  }
+
+  async call(protocol: RequestProtocolName, body: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+    await this.#acquire(protocol, signal);
+    try {
+      if (this.#ended != null) throw this.#ended;
+      const id = this.#nextId;
+      this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+      const reply = new Promise<Uint8Array>((resolve, reject) => {
+        this.#pending.set(id, {
+          resolve,
+          reject,
+          maxResponseBytes: PROTOCOL_LIMITS[protocol].maxResponseBytes,
+        });
+      });
+      clearTimeout(this.#idleTimer);
+      try {
+        await this.#lp.write(SessionCall.encode({ id, protocol, body }), { signal });
+        return await raceAbort(reply, signal);
+      } finally {
+        this.#pending.delete(id);
+        if (this.#pending.size === 0) this.#armIdle();
+      }
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError') && signal.aborted)
+        throw e;
+      if (this.#ended != null && e !== this.#ended) throw this.#ended;
+      throw e instanceof StreamError || e instanceof ResponseTooLargeError
+        ? e
+        : new StreamError(`session with ${this.peerId}: ${message(e)}`, { cause: e });
+    } finally {
+      this.#release(protocol);
+    }
+  }
+
+  close(): void {
+    this.#end(new StreamError(`session with ${this.peerId} closed`));
+    void this.#stream
+      .close({ signal: AbortSignal.timeout(2_000) })
+      .catch(() => this.#stream.abort(new Error('close')));
+  }
+
+  async #acquire(protocol: RequestProtocolName, signal: AbortSignal): Promise<void> {
+    const running = this.#running.get(protocol) ?? 0;
+    if (running < PROTOCOL_LIMITS[protocol].maxStreamsPerPeer) {
+      this.#running.set(protocol, running + 1);
+      return;
+    }
+    const queue = this.#waiting.get(protocol) ?? [];
+    this.#waiting.set(protocol, queue);
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = queue.indexOf(go);
+        if (i >= 0) queue.splice(i, 1);
+        reject(signal.reason);
+      };
+      queue.push(go);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Hands the slot to the next waiting call of `protocol`, or frees it. */
+  #release(protocol: RequestProtocolName): void {
+    const next = this.#waiting.get(protocol)?.shift();
+    if (next != null) next();
+    else this.#running.set(protocol, (this.#running.get(protocol) ?? 1) - 1);
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#pending.size === 0) this.close();
+    }, this.idleMs);
+    this.#idleTimer.unref?.();
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (this.#ended == null) {
+        const frame = await this.#lp.read();
+        const reply = SessionReply.decode(frame.subarray());
+        const pending = this.#pending.get(reply.id);
+        if (pending == null) continue; // its caller gave up; the answer is dropped
+        if (reply.body.length > pending.maxResponseBytes) {
+          pending.reject(
+            new ResponseTooLargeError(
+              pending.maxResponseBytes,
+              `reply longer than ${pending.maxResponseBytes} bytes`,
+            ),
+          );
+        } else {
+          pending.resolve(plainBytes(reply.body));
+        }
+      }
+    } catch (e) {
+      if (this.#ended != null) return;
+      const why =
+        e instanceof Error && e.name === 'InvalidDataLengthError'
+          ? `reply frame over ${SESSION_LIMITS.maxReplyBytes} bytes`
+          : message(e);
+      this.#end(new StreamError(`session with ${this.peerId} ended: ${why}`, { cause: e }));
+      this.#stream.abort(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  #end(err: TransportError): void {
+    if (this.#ended != null) return;
+    this.#ended = err;
+    clearTimeout(this.#idleTimer);
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+    for (const queue of this.#waiting.values()) for (const go of queue.splice(0)) go();
+    this.onEnd();
+  }
+}
+
+/** `work`, or the signal's reason as soon as it fires. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import { lpStream } from '@libp2p/utils';
+import { createThreshLibp2p, SessionPool, type ThreshLibp2p, TransportError } from '@thresh/client';
+import {
+  PROTOCOL_IDS,
+  PROTOCOL_LIMITS,
+  SESSION_PROTOCOL_ID,
+  SessionCall,
+  SessionReply,
+} from '@thresh/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ServedProtocol,
+  type ServeErrorCode,
+  type ServeOutcome,
+  serveProtocol,
+} from '../src/net/serve.js';
+import { type SessionServer, serveSessions } from '../src/net/session.js';
+
+// Real libp2p hosts on 127.0.0.1: the node's serveSessions against the client's SessionPool.
+// The session protocol carries calls of the real protocol names; the handlers here are stand-ins.
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const onError = (code: ServeErrorCode, message: string) => encoder.encode(`E:${code}:${message}`);
+const errorCode = (frame: Uint8Array) => /^E:([A-Z_]+):/.exec(decoder.decode(frame.subarray(0, 64)))?.[1];
+
+const hosts: ThreshLibp2p[] = [];
+let server: ThreshLibp2p;
+let client: ThreshLibp2p;
+let plain: ThreshLibp2p; // serves the per-stream protocols only
+let sessions: SessionServer;
+let pool: SessionPool;
+const outcomes: Array<{ protocol: string; outcome: ServeOutcome }> = [];
+let openGate: () => void = () => {};
+let gate = Promise.resolve();
+
+function newGate(): void {
+  gate = new Promise((resolve) => {
+    openGate = resolve;
+  });
+}
+
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+}
+
+async function host(): Promise<ThreshLibp2p> {
+  const h = await createThreshLibp2p({ privateKey: randomBytes(32) });
+  hosts.push(h);
+  return h;
+}
+
+async function serveAll(h: ThreshLibp2p): Promise<Map<string, ServedProtocol>> {
+  const hooks = {
+    onError,
+    onOutcome: (protocol: string, outcome: ServeOutcome) => {
+      outcomes.push({ protocol, outcome });
+    },
+  };
+  const limits = {
+    maxRequestBytes: 64 * 1024,
+    timeoutMs: 2_000,
+    maxConcurrentPerPeer: 8,
+    maxConcurrentTotal: 64,
+  };
+  const routes = new Map<string, ServedProtocol>();
+  // nodeRecord: echo; revoke: echo; reencrypt: waits for the gate; handoff: one per peer, gated;
+  // storePolicy: its real size cap; status-like slow one: never answers (TIMEOUT at 300 ms)
+  routes.set('nodeRecord', await serveProtocol(h, PROTOCOL_IDS.nodeRecord, async (r) => r, limits, hooks));
+  routes.set('revoke', await serveProtocol(h, PROTOCOL_IDS.revoke, async (r) => r, limits, hooks));
+  const gated = async (req: Uint8Array, { signal }: { signal: AbortSignal }) => {
+    await Promise.race([gate, untilAborted(signal)]);
+    return req;
+  };
+  routes.set('reencrypt', await serveProtocol(h, PROTOCOL_IDS.reencrypt, gated, limits, hooks));
+  routes.set(
+    'handoff',
+    await serveProtocol(h, PROTOCOL_IDS.handoff, gated, { ...limits, maxConcurrentPerPeer: 1 }, hooks),
+  );
+  routes.set(
+    'storePolicy',
+    await serveProtocol(
+      h,
+      PROTOCOL_IDS.storePolicy,
+      async (_r, { signal }) => untilAborted(signal),
+      { ...limits, maxRequestBytes: PROTOCOL_LIMITS.storePolicy.maxRequestBytes, timeoutMs: 300 },
+      hooks,
+    ),
+  );
+  return routes;
+}
+
+function sessionStreams(from: ThreshLibp2p, to: ThreshLibp2p): number {
+  return from
+    .getConnections(to.peerId)
+    .flatMap((c) => c.streams)
+    .filter((s) => s.protocol === SESSION_PROTOCOL_ID && s.status === 'open').length;
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<TransportError> {
+  const e = await p.then(
+    () => expect.unreachable('call resolved'),
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(TransportError);
+  expect((e as TransportError).code).toBe(code);
+  return e as TransportError;
+}
+
+/** A raw session stream, for what a well-behaved client never sends. */
+async function rawSession() {
+  const stream = await client.dialProtocol(server.peerId, SESSION_PROTOCOL_ID);
+  const lp = lpStream(stream);
+  return { stream, lp };
+}
+
+beforeAll(async () => {
+  server = await host();
+  client = await host();
+  plain = await host();
+  sessions = await serveSessions(server, await serveAll(server), { idleMs: 60_000 });
+  await serveAll(plain);
+  pool = new SessionPool(client);
+});
+
+afterAll(async () => {
+  await pool.close();
+  await Promise.allSettled(hosts.map((h) => h.stop()));
+});
+
+const at = (h: ThreshLibp2p) => h.getMultiaddrs();
+
+describe('session protocol', () => {
+  it('carries many calls of several protocols on one stream', async () => {
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      pool.call(
+        server.peerId.toString(),
+        at(server),
+        i % 2 ? 'nodeRecord' : 'revoke',
+        encoder.encode(`call ${i}`),
+      ),
+    );
+    const replies = await Promise.all(calls);
+    expect(replies.map((r) => decoder.decode(r))).toEqual(calls.map((_, i) => `call ${i}`));
+    expect(pool.size).toBe(1);
+    expect(sessionStreams(client, server)).toBe(1);
+  });
+
+  it('answers out of order: a held call does not hold up the next', async () => {
+    newGate();
+    const held = pool.call(server.peerId.toString(), at(server), 'reencrypt', encoder.encode('held'));
+    const quick = await pool.call(
+      server.peerId.toString(),
+      at(server),
+      'nodeRecord',
+      encoder.encode('quick'),
+    );
+    expect(decoder.decode(quick)).toBe('quick');
+    openGate();
+    expect(decoder.decode(await held)).toBe('held');
+    expect(sessionStreams(client, server)).toBe(1);
+  });
+
+  it('queues calls past the protocol limit on the client instead of collecting BUSY', async () => {
+    newGate();
+    const n = PROTOCOL_LIMITS.reencrypt.maxStreamsPerPeer * 3;
+    const calls = Array.from({ length: n }, (_, i) =>
+      pool.call(server.peerId.toString(), at(server), 'reencrypt', encoder.encode(`r${i}`)),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    openGate();
+    const replies = await Promise.all(calls);
+    expect(replies.map((r) => decoder.decode(r))).toEqual(calls.map((_, i) => `r${i}`));
+  });
+
+  it("applies each protocol's own limits: BUSY, TOO_LARGE, TIMEOUT, and keeps the session", async () => {
+    newGate();
+    const peer = server.peerId.toString();
+    // handoff is one call per peer on this server; the client allows 4, so the second hears BUSY
+    const first = pool.call(peer, at(server), 'handoff', encoder.encode('h1'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(errorCode(await pool.call(peer, at(server), 'handoff', encoder.encode('h2')))).toBe('BUSY');
+    openGate();
+    expect(decoder.decode(await first)).toBe('h1');
+    const big = new Uint8Array(PROTOCOL_LIMITS.storePolicy.maxRequestBytes + 1);
+    expect(errorCode(await pool.call(peer, at(server), 'storePolicy', big))).toBe('TOO_LARGE');
+    expect(errorCode(await pool.call(peer, at(server), 'storePolicy', encoder.encode('x')))).toBe('TIMEOUT');
+    expect(decoder.decode(await pool.call(peer, at(server), 'revoke', encoder.encode('still')))).toBe(
+      'still',
+    );
+    expect(sessionStreams(client, server)).toBe(1);
+    const seen = new Set(outcomes.map((o) => o.outcome));
+    for (const o of ['ok', 'busy', 'too-large', 'timeout']) expect(seen).toContain(o);
+  });
+
+  it("ends with the caller's deadline or abort, typed, and the session lives on", async () => {
+    newGate();
+    const peer = server.peerId.toString();
+    const timedOut = await expectCode(
+      pool.call(peer, at(server), 'reencrypt', encoder.encode('late'), { timeoutMs: 150 }),
+      'ERR_TIMEOUT',
+    );
+    expect(timedOut.name).toBe('TimeoutError');
+    const ctl = new AbortController();
+    const aborted = pool.call(peer, at(server), 'reencrypt', encoder.encode('gone'), { signal: ctl.signal });
+    setTimeout(() => ctl.abort(), 50);
+    await expectCode(aborted, 'ERR_ABORTED');
+    openGate();
+    expect(decoder.decode(await pool.call(peer, at(server), 'nodeRecord', encoder.encode('ok')))).toBe('ok');
+  });
+
+  it('resets a session that sends a malformed call, and serves the next one', async () => {
+    const { stream, lp } = await rawSession();
+    await lp.write(encoder.encode('not an envelope'));
+    await expect(lp.read({ signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+    expect(stream.status).not.toBe('open');
+
+    const second = await rawSession();
+    const call = SessionCall.encode({ id: 7, protocol: 'nodeRecord', body: encoder.encode('raw') });
+    await second.lp.write(call);
+    const reply = SessionReply.decode(
+      (await second.lp.read({ signal: AbortSignal.timeout(5_000) })).subarray(),
+    );
+    expect(reply.id).toBe(7);
+    expect(decoder.decode(reply.body)).toBe('raw');
+    second.stream.abort(new Error('done'));
+  });
+
+  it('falls back to a stream per request for a node without the session protocol', async () => {
+    const reply = await pool.call(plain.peerId.toString(), at(plain), 'nodeRecord', encoder.encode('plain'));
+    expect(decoder.decode(reply)).toBe('plain');
+    expect(sessionStreams(client, plain)).toBe(0);
+    // remembered: the second call does not try again
+    expect(
+      decoder.decode(await pool.call(plain.peerId.toString(), at(plain), 'revoke', encoder.encode('p2'))),
+    ).toBe('p2');
+  });
+
+  it('opens a new session when the node closed the old one', async () => {
+    const idleServer = await host();
+    await serveSessions(idleServer, await serveAll(idleServer), { idleMs: 200 });
+    const peer = idleServer.peerId.toString();
+    expect(decoder.decode(await pool.call(peer, at(idleServer), 'revoke', encoder.encode('a')))).toBe('a');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(sessionStreams(client, idleServer)).toBe(0);
+    expect(decoder.decode(await pool.call(peer, at(idleServer), 'revoke', encoder.encode('b')))).toBe('b');
+  });
+
+  it('on close, finishes the calls in flight, then the node answers per stream only', async () => {
+    newGate();
+    const peer = server.peerId.toString();
+    const inFlight = pool.call(peer, at(server), 'reencrypt', encoder.encode('last'));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = sessions.close();
+    openGate();
+    expect(decoder.decode(await inFlight)).toBe('last');
+    await closing;
+    const fresh = new SessionPool(client);
+    expect(decoder.decode(await fresh.call(peer, at(server), 'nodeRecord', encoder.encode('after')))).toBe(
+      'after',
+    );
+    await fresh.close();
+  });
+});
