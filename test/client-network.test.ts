@@ -12,7 +12,7 @@ import { join } from 'node:path';
 // Relative until @thresh/client's index exports them (then: from '@thresh/client').
 import { createClient, type Libp2pTransport, NotEnoughFragmentsError } from '@thresh/client';
 import { collect, ExpiredError, encryptFile, Identity } from '@thresh/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readyTransport } from './helpers/faults.js';
 import { ProcessCluster } from './helpers/processes.js';
 
@@ -57,6 +57,28 @@ describe('client over five real nodes', () => {
   it('the reader decrypts /team/reports/q3.pdf through libp2p', async () => {
     const reader = createClient({ identity: readerId, transport: await transport() });
     expect(await reader.decrypt(state.file!, { grant: state.grant! })).toEqual(plaintext);
+  }, 60_000);
+
+  it('takes grant candidates from its routing table once it knows 2n peers; findGrant finds the map once published', async () => {
+    const t = await transport();
+    const key = crypto.getRandomValues(new Uint8Array(16));
+    const lookups = vi.spyOn(t.host.services.dht, 'getClosestPeers');
+    const local = await t.closestNodes(key, 20, undefined, { localEnough: 4 });
+    expect(local).toHaveLength(5);
+    expect(lookups).not.toHaveBeenCalled(); // the routing table answered
+    const looked = await t.closestNodes(key, 20, undefined, { localEnough: 50 });
+    expect(lookups).toHaveBeenCalledTimes(1); // too few known: a lookup over the network
+    expect(looked.map((p) => p.id).sort()).toEqual(local.map((p) => p.id).sort());
+    lookups.mockRestore();
+
+    const owner = createClient({ identity: ownerId, transport: t, stateDir });
+    const reader2 = Identity.generate();
+    const g = await owner.grant({ path: '/team', reader: reader2.card, threshold: 2, shares: 2, ttl: 3600 });
+    expect(g.receipts).toHaveLength(2);
+    expect((await g.published).accepted).toBeGreaterThan(0);
+    await owner.flush();
+    const reader = createClient({ identity: reader2, transport: await transport() });
+    expect(await reader.decrypt(state.file!)).toEqual(plaintext);
   }, 60_000);
 
   it('after the owner revokes, decrypt fails naming the revocation', async () => {

@@ -172,6 +172,20 @@ export interface GrantOptions extends CallOptions {
   epoch?: number;
   /** Pin nodes instead of DHT selection: n of them are chosen at random. */
   nodes?: PeerInfo[];
+  /**
+   * Whether grant() waits for the policy map's DHT publication before it resolves. By default
+   * it resolves once every node has receipted and the owner's state is saved (the grant string
+   * works from then on) and the publication goes on: `GrantResult.published` settles when it is
+   * done, and `client.flush()` waits for every publication still running. @default false
+   */
+  awaitPublication?: boolean;
+}
+
+/** How the DHT publication of a policy map went (best effort: the grant string always works). */
+export interface PublicationResult {
+  /** DHT peers that stored the map; 0 when the put failed (`error` says why). */
+  accepted: number;
+  error?: string;
 }
 
 export interface GrantResult {
@@ -183,6 +197,11 @@ export interface GrantResult {
   receipts: VerifiedReceipt[];
   /** Ids (hex) of attempts abandoned (and revoked) before this one. */
   abandoned: string[];
+  /**
+   * The policy map's DHT publication, which readers without the grant string look up. Settles
+   * (never rejects) when the put is done; already settled if `awaitPublication` was set.
+   */
+  published: Promise<PublicationResult>;
 }
 
 export type RevokeNodeResult =
@@ -304,6 +323,9 @@ const FOLLOW_HANDOFF = new Set<string>(['not-found', 'unreachable', 'timeout']);
 const mapKey = (owner: Card, prefix: string, epoch: number) =>
   `${toHexString(owner.bytes)}:${epoch}:${prefix}`;
 
+/** Opened grant strings a client keeps. */
+const OPENED_GRANTS_CACHED = 64;
+
 /** Tries of a request a node answered BUSY. */
 const BUSY_ATTEMPTS = 4;
 
@@ -333,6 +355,10 @@ export class ThreshClient {
   readonly #discoveries = new Map<string, Promise<void>>();
   /** owner:prefix:epoch -> a map found in the DHT (grants of other epochs of a reader's level). */
   readonly #foundMaps = new Map<string, VerifiedPolicyMap>();
+  /** Grant strings opened lately (see #openGrant), oldest first. */
+  readonly #openedGrants = new Map<string, VerifiedPolicyMap>();
+  /** DHT publications of policy maps still running (grant's `published`); flush() waits for them. */
+  readonly #publishing = new Set<Promise<PublicationResult>>();
 
   constructor(opts: ClientOptions) {
     if (opts === null || typeof opts !== 'object')
@@ -494,6 +520,7 @@ export class ThreshClient {
           receipts,
           abandoned: attempts.map((a) => a.policyId),
           signal: opts.signal,
+          awaitPublication: opts.awaitPublication ?? false,
         });
       }
       // DESIGN.md "Grant" step 4: abandon the attempt whole, revoke what was stored, new id.
@@ -524,6 +551,7 @@ export class ThreshClient {
     receipts: VerifiedReceipt[];
     abandoned: string[];
     signal?: AbortSignal;
+    awaitPublication: boolean;
   }): Promise<GrantResult> {
     const owner = this.identity;
     const map = makePolicyMap(
@@ -544,21 +572,15 @@ export class ThreshClient {
       await this.#state.upsert(old, (e) => ({ ...(e as PolicyEntry), supersededBy: policyId }));
     }
     // Best effort: the reader can always use the grant string.
-    try {
-      const dhtId = policyMapDhtId(a.reader.encryptingKey, a.pathHash);
-      const value = encodeDhtValue(
-        { namespace: 'policy-map', id: dhtId, seq: a.policy.body.created, record: sealed },
-        owner.signer,
-      );
-      const r = await this.transport.putRecord(
-        makeDhtKey('policy-map', owner.card.signingKey, dhtId),
-        value,
-        a.signal,
-      );
-      this.#log('debug', 'published the policy map', { policyId, accepted: r.accepted });
-    } catch (e) {
-      this.#log('warn', 'could not publish the policy map', { policyId, err: String(e) });
-    }
+    const published = this.#publishMap(
+      policyId,
+      sealed,
+      a.reader,
+      a.pathHash,
+      a.policy.body.created,
+      a.signal,
+    );
+    if (a.awaitPublication) await published;
     return {
       policy: a.policy,
       policyId,
@@ -566,7 +588,52 @@ export class ThreshClient {
       grantString,
       receipts: a.receipts,
       abandoned: a.abandoned,
+      published,
     };
+  }
+
+  /** Puts a sealed policy map in the DHT; never rejects. Tracked until done for flush(). */
+  #publishMap(
+    policyId: string,
+    sealed: Parameters<typeof encodeGrant>[0],
+    reader: Card,
+    pathHash: Uint8Array,
+    seq: number,
+    signal: AbortSignal | undefined,
+  ): Promise<PublicationResult> {
+    const owner = this.identity;
+    const run = async (): Promise<PublicationResult> => {
+      try {
+        const dhtId = policyMapDhtId(reader.encryptingKey, pathHash);
+        const value = encodeDhtValue(
+          { namespace: 'policy-map', id: dhtId, seq, record: sealed },
+          owner.signer,
+        );
+        const r = await this.transport.putRecord(
+          makeDhtKey('policy-map', owner.card.signingKey, dhtId),
+          value,
+          signal,
+        );
+        this.#log('debug', 'published the policy map', { policyId, accepted: r.accepted });
+        return { accepted: r.accepted };
+      } catch (e) {
+        this.#log('warn', 'could not publish the policy map', { policyId, err: String(e) });
+        return { accepted: 0, error: e instanceof Error ? e.message : String(e) };
+      }
+    };
+    const publication = run();
+    this.#publishing.add(publication);
+    void publication.finally(() => this.#publishing.delete(publication));
+    return publication;
+  }
+
+  /**
+   * Waits for every DHT publication still running (policy maps of grants that did not await
+   * theirs). Call it before the process exits, or before telling a reader to look the grant up
+   * without its grant string.
+   */
+  async flush(): Promise<void> {
+    while (this.#publishing.size > 0) await Promise.all([...this.#publishing]);
   }
 
   /** Node selection (DESIGN.md "Grant" step 2). */
@@ -578,9 +645,14 @@ export class ThreshClient {
     pinned: PeerInfo[] | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Candidate[]> {
+    // Candidates: the peers closest to the policy id. When this client's DHT host already knows
+    // 2n peers or more, they come from its routing table (a lookup over the network is most of
+    // a grant's time): n of at least 2n are still chosen at random, as DESIGN.md "Grant" asks.
     const peers =
       pinned ??
-      (await this.transport.closestNodes(policyId, Math.max(this.#o.selectionPeers, 2 * n), signal));
+      (await this.transport.closestNodes(policyId, Math.max(this.#o.selectionPeers, 2 * n), signal, {
+        localEnough: 2 * n,
+      }));
     const answers = await Promise.all(
       peers.map((p) => this.#fetchNodeRecord(p, signal).catch(() => undefined)),
     );
@@ -1165,7 +1237,19 @@ export class ThreshClient {
   }
 
   #openGrant(grant: string): VerifiedPolicyMap {
-    return openGrant(grant, this.identity, { now: this.#now() });
+    // Opening a grant string (unseal, verify the map, the policy and every assignment) costs
+    // ~10 ms of CPU; a reader decrypting file after file with one grant does it once. Only the
+    // policy's expiry can turn a verified map invalid later (its other time checks only become
+    // truer), so a cached map is used while now < expiry and opened afresh after (which throws).
+    const now = this.#now();
+    const cached = this.#openedGrants.get(grant);
+    if (cached !== undefined && now < cached.policy.signed.body.expiry) return cached;
+    const map = openGrant(grant, this.identity, { now });
+    if (this.#openedGrants.size >= OPENED_GRANTS_CACHED) {
+      this.#openedGrants.delete(this.#openedGrants.keys().next().value as string);
+    }
+    this.#openedGrants.set(grant, map);
+    return map;
   }
 
   /**

@@ -5,13 +5,15 @@
  * node's HTTP gateway routes later. Bytes in, bytes out: encoding, verification and node
  * choice stay in the client.
  */
+import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { PROTOCOL_IDS, PROTOCOL_LIMITS, type RequestProtocolName } from '@thresh/protocol';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { RequestProtocolName } from '@thresh/protocol';
 import { threshDhtNamespaces } from './dht-records.js';
 import { getClosestPeers, getRecord, putRecord } from './transport/libp2p/dht.js';
 import { createThreshLibp2p, type ThreshLibp2p } from './transport/libp2p/host.js';
-import { request } from './transport/libp2p/rpc.js';
+import { SessionPool } from './transport/libp2p/session.js';
 
 /** A node to talk to: its libp2p PeerId (text form) and multiaddrs (may be empty: look it up). */
 export interface PeerInfo {
@@ -19,9 +21,22 @@ export interface PeerInfo {
   addrs: string[];
 }
 
+export interface ClosestNodesOptions {
+  /**
+   * The caller is content with the peers this host already knows when it knows at least this
+   * many (a libp2p host's own kad routing table), instead of a lookup over the network.
+   */
+  localEnough?: number;
+}
+
 export interface Transport {
   /** Up to `count` nodes closest to `key` in the DHT (kad distance of the key's hash). */
-  closestNodes(key: Uint8Array, count: number, signal?: AbortSignal): Promise<PeerInfo[]>;
+  closestNodes(
+    key: Uint8Array,
+    count: number,
+    signal?: AbortSignal,
+    options?: ClosestNodesOptions,
+  ): Promise<PeerInfo[]>;
   /**
    * One request frame to `peer` on protocol `protocol`, its one reply frame back. Rejects with
    * a TransportError (UnreachableError, TimeoutError, AbortedError, ...) when there is no reply.
@@ -59,6 +74,8 @@ export interface Libp2pTransportInit {
 export class Libp2pTransport implements Transport {
   readonly #owned: boolean;
   readonly #dhtTimeoutMs: number;
+  /** One long-lived session stream per node for every request (transport/libp2p/session.ts). */
+  readonly #sessions: SessionPool;
 
   constructor(
     readonly host: ThreshLibp2p,
@@ -66,6 +83,7 @@ export class Libp2pTransport implements Transport {
   ) {
     this.#owned = opts.owned ?? false;
     this.#dhtTimeoutMs = opts.dhtTimeoutMs ?? 15_000;
+    this.#sessions = new SessionPool(host);
   }
 
   static async create(init: Libp2pTransportInit): Promise<Libp2pTransport> {
@@ -79,7 +97,23 @@ export class Libp2pTransport implements Transport {
     return new Libp2pTransport(host, { dhtTimeoutMs: init.dhtTimeoutMs, owned: true });
   }
 
-  async closestNodes(key: Uint8Array, count: number, signal?: AbortSignal): Promise<PeerInfo[]> {
+  /**
+   * The `count` peers closest to `key`: a kad lookup over the network (hundreds of ms: every
+   * answer's peer ids cost kad-dht two secp256k1 point decompressions each). With
+   * `localEnough`, from the host's own kad routing table instead when it already holds at least
+   * that many peers.
+   */
+  async closestNodes(
+    key: Uint8Array,
+    count: number,
+    signal?: AbortSignal,
+    options: ClosestNodesOptions = {},
+  ): Promise<PeerInfo[]> {
+    const table = routingTableOf(this.host);
+    if (options.localEnough !== undefined && table != null && table.size >= options.localEnough) {
+      // no addresses: the dial finds them in the peer store, where the routing table's peers are
+      return table.closestPeers(sha256(key), { count }).map((id) => ({ id: id.toString(), addrs: [] }));
+    }
     const peers = await getClosestPeers(this.host, key, { signal, timeoutMs: this.#dhtTimeoutMs });
     return peers.slice(0, count).map((p) => ({ id: p.id.toString(), addrs: p.multiaddrs.map(String) }));
   }
@@ -90,12 +124,7 @@ export class Libp2pTransport implements Transport {
     requestBytes: Uint8Array,
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    const limits = PROTOCOL_LIMITS[protocol];
-    return request(this.host, target(peer), PROTOCOL_IDS[protocol], requestBytes, {
-      signal,
-      timeoutMs: limits.timeoutMs,
-      maxResponseBytes: limits.maxResponseBytes,
-    });
+    return this.#sessions.call(peer.id, () => target(peer), protocol, requestBytes, { signal });
   }
 
   async putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }> {
@@ -108,8 +137,15 @@ export class Libp2pTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    await this.#sessions.close();
     if (this.#owned) await this.host.stop();
   }
+}
+
+type RoutingTable = { size: number; closestPeers(kadId: Uint8Array, o: { count: number }): PeerId[] };
+
+function routingTableOf(host: ThreshLibp2p): RoutingTable | undefined {
+  return (host.services.dht as unknown as { routingTable?: RoutingTable }).routingTable;
 }
 
 /** The peer's multiaddrs, each ending in its /p2p/ id; or its PeerId for the peer store. */

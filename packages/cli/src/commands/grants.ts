@@ -122,6 +122,8 @@ export function registerGrantCommands(program: Command): void {
                 threshold: o.threshold,
                 shares: o.shares,
                 ttl,
+                // the command's process ends right after: the map must be in the DHT by then
+                awaitPublication: true,
               });
             } finally {
               bar.stop();
@@ -137,12 +139,16 @@ export function registerGrantCommands(program: Command): void {
             expiresAt: r.policy.body.expiry,
             nodeIds: r.nodeIds.map(hex),
             abandoned: r.abandoned,
+            mapPublishedTo: (await r.published).accepted,
             grantString: r.grantString,
           };
           printResult(Boolean(o.json), out, () =>
             [
               `granted ${o.path} to ${reader.fingerprint()}: ${o.threshold} of ${o.shares} nodes, until ${iso(out.expiresAt)}`,
               `policy id: ${r.policyId}`,
+              out.mapPublishedTo > 0
+                ? `policy map published in the DHT (${out.mapPublishedTo} peers): the reader can also find it without the grant string`
+                : 'the policy map could not be published in the DHT: the reader needs the grant string',
               'grant string (give it to the reader; it is sealed to their key):',
               r.grantString,
             ].join('\n'),
@@ -193,6 +199,7 @@ export function registerGrantCommands(program: Command): void {
                 });
                 if (!o.rotate) return { revoked: await client.revoke(policyId) };
                 const rr = await client.revoke(policyId, { rotate: true });
+                await client.flush(); // the re-grants' maps, before the process ends
                 return { revoked: rr, rotation: rr.rotation, alsoRevoked: rr.alsoRevoked };
               } finally {
                 bar.stop();
@@ -281,7 +288,9 @@ export function registerGrantCommands(program: Command): void {
                 transport: countingTransport(transport, 'storePolicy', () => bar.increment()),
                 stateDir: stateDirOf(o.as),
               });
-              return await client.rotate(path);
+              const rotated = await client.rotate(path);
+              await client.flush(); // the re-grants' maps, before the process ends
+              return rotated;
             } finally {
               bar.stop();
             }
