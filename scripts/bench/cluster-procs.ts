@@ -1,17 +1,19 @@
 /**
  * Real node processes for bench:cluster: `thresh node init` / `thresh node start` of the built
- * CLI (packages/cli/dist/bin.js), on 127.0.0.1 with ports chosen at run time (tcp/0, http :0),
+ * CLI (its bundle, packages/cli/dist/thresh.mjs, when fresh; else dist/bin.js), on 127.0.0.1 with ports chosen at run time (tcp/0, http :0),
  * data directories in a temp dir. Every spawned process is kept in one registry so that
  * `killAll()` (called from finally blocks and from the SIGINT/SIGTERM handler) stops them all.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { open, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliEntryIn } from '@thresh/cli/entry';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '..', '..', '..');
-export const CLI = join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
+export const CLI = cliEntryIn(join(ROOT, 'packages', 'cli', 'dist'));
 
 const live = new Set<ChildProcess>();
 

@@ -4,6 +4,7 @@
  * reencrypt() throughput of the same curve backend on 1 and on 2 cores, measured in the same
  * run. Target: batches of 100 reach at least 80% of the raw 2-core throughput.
  */
+import { cliEntryIn } from '@thresh/cli/entry';
 import '@thresh/protocol/polyfill';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,7 +35,7 @@ import { fmtMs, table } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..', '..');
-const cli = join(root, 'packages', 'cli', 'dist', 'bin.js');
+const cli = cliEntryIn(join(root, 'packages', 'cli', 'dist'));
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 
 function run(args: string[]): Promise<string> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
+import { cliEntryIn } from '@thresh/cli/entry';
 import { request } from '@thresh/client';
 
 /**
@@ -13,7 +14,8 @@ import { request } from '@thresh/client';
  * even when a test failed.
  */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'packages', 'cli', 'dist', 'bin.js');
+/** The built `thresh`: its single-file bundle when fresh (much faster to start), else dist/bin.js. */
+export const CLI = cliEntryIn(join(ROOT, 'packages', 'cli', 'dist'));
 
 export interface RunResult {
   code: number | null;

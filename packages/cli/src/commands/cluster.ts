@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { cliEntry } from '../entry.js';
 import { CliError, EXIT } from '../errors.js';
 import { threshHome } from '../home.js';
 import { info, printResult } from '../output.js';
@@ -23,7 +23,7 @@ export interface ClusterFile {
 
 export const clusterFilePath = () => join(threshHome(), 'cluster.json');
 
-const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
+const bin = cliEntry();
 
 async function readRuntime(dataDir: string, pid: number, deadline: number): Promise<NodeRuntime> {
   while (Date.now() < deadline) {

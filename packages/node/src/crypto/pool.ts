@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type BackendName, curveBackendName, InvalidArgumentError } from '@thresh/protocol';
@@ -353,7 +354,7 @@ export class CryptoPool {
   }
 
   #spawn(lane: Lane): Promise<void> {
-    const worker = new Worker(new URL('../../worker/reencrypt-worker.mjs', import.meta.url), {
+    const worker = new Worker(workerUrl(), {
       workerData: { backend: curveBackendName(), testHooks: this.#testHooks },
       execArgv: workerExecArgv(process.execArgv),
     });
@@ -542,4 +543,18 @@ function withResolvers<T>(): {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * The worker's file: in this package's worker/ (this module runs from src/ under vitest, from
+ * dist/ in production); or, when this code runs bundled into the CLI's single file
+ * (packages/cli/build-bundle.mjs), the bundled worker next to it, else @thresh/node's
+ * "./worker" export.
+ */
+function workerUrl(): URL {
+  const local = new URL('../../worker/reencrypt-worker.mjs', import.meta.url);
+  if (existsSync(local)) return local;
+  const bundled = new URL('./thresh-worker.mjs', import.meta.url);
+  if (existsSync(bundled)) return bundled;
+  return new URL(import.meta.resolve('@thresh/node/worker'));
 }
