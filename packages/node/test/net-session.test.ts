@@ -246,6 +246,43 @@ describe('session protocol', () => {
     expect(decoder.decode(await pool.call(peer, at(idleServer), 'revoke', encoder.encode('b')))).toBe('b');
   });
 
+  it('a session cut under load fails its calls with typed errors; the next call opens a new one', async () => {
+    const h = await host();
+    await serveSessions(h, await serveAll(h));
+    const fresh = new SessionPool(client);
+    const peer = h.peerId.toString();
+    const body = new Uint8Array(8 * 1024);
+    expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
+    const calls = Array.from({ length: 200 }, () => fresh.call(peer, at(h), 'nodeRecord', body));
+    await new Promise((r) => setTimeout(r, 5));
+    await client.hangUp(h.peerId); // every stream of the connection dies, some calls mid-write
+    const settled = await Promise.allSettled(calls);
+    for (const r of settled) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TransportError);
+    }
+    expect(settled.some((r) => r.status === 'rejected')).toBe(true);
+    expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('again'))).length).toBe(5);
+    await fresh.close();
+  });
+
+  it('a session cut while calls wait to be written fails them typed, nothing unhandled', async () => {
+    // a peer that takes session streams and never reads them: writes wait for the window
+    const deaf = await host();
+    await deaf.handle(SESSION_PROTOCOL_ID, () => {});
+    const fresh = new SessionPool(client);
+    const big = new Uint8Array(200 * 1024);
+    const calls = Array.from({ length: 4 }, () =>
+      fresh.call(deaf.peerId.toString(), at(deaf), 'reencrypt', big),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    await client.hangUp(deaf.peerId);
+    for (const r of await Promise.allSettled(calls)) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransportError);
+    }
+    await fresh.close();
+  });
+
   it('on close, finishes the calls in flight, then the node answers per stream only', async () => {
     newGate();
     const peer = server.peerId.toString();

@@ -183,9 +183,12 @@ export class SessionPool {
     );
     const session = new Session(stream, peerId, this.#idleMs, () => {
       const current = this.#sessions.get(peerId);
-      void current?.then((s) => {
-        if (s === session && this.#sessions.get(peerId) === current) this.#sessions.delete(peerId);
-      });
+      void current?.then(
+        (s) => {
+          if (s === session && this.#sessions.get(peerId) === current) this.#sessions.delete(peerId);
+        },
+        () => {}, // a newer session that failed to open is dropped by #session itself
+      );
     });
     if (this.#closed) session.close();
     return session;
@@ -238,6 +241,9 @@ class Session {
           maxResponseBytes: PROTOCOL_LIMITS[protocol].maxResponseBytes,
         });
       });
+      // The session may end (rejecting this) while the call is still being written: the write's
+      // own error is what the caller then gets, and this rejection must not go unhandled.
+      reply.catch(() => {});
       clearTimeout(this.#idleTimer);
       try {
         await this.#lp.write(SessionCall.encode({ id, protocol, body }), { signal });
