@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type ClosestNodesOptions,
   createClient,
   type GrantResult,
   Libp2pTransport,
@@ -56,8 +57,13 @@ type Outcome = string;
 class RecordingTransport implements Transport {
   calls: { peer: string; protocol: RequestProtocolName; outcome: Outcome; ms: number }[] = [];
   constructor(readonly inner: Transport) {}
-  closestNodes(key: Uint8Array, count: number, signal?: AbortSignal): Promise<PeerInfo[]> {
-    return this.inner.closestNodes(key, count, signal);
+  closestNodes(
+    key: Uint8Array,
+    count: number,
+    signal?: AbortSignal,
+    options?: ClosestNodesOptions,
+  ): Promise<PeerInfo[]> {
+    return this.inner.closestNodes(key, count, signal, options);
   }
   putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }> {
     return this.inner.putRecord(key, value, signal);

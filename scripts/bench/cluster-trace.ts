@@ -3,7 +3,7 @@
  * (DHT lookups by namespace and outcome, calls by protocol), so the benchmark can say what a
  * grant or a decrypt spends its time on.
  */
-import type { PeerInfo, Transport } from '@thresh/client';
+import type { ClosestNodesOptions, PeerInfo, Transport } from '@thresh/client';
 import type { RequestProtocolName } from '@thresh/protocol';
 import { fmtMs, table } from './harness.js';
 
@@ -65,8 +65,13 @@ export function traced(inner: Transport, current: () => Trace | undefined): Tran
     }
   };
   return {
-    closestNodes: (key: Uint8Array, count: number, signal?: AbortSignal) =>
-      time('DHT closestNodes', () => inner.closestNodes(key, count, signal)),
+    closestNodes: (key: Uint8Array, count: number, signal?: AbortSignal, options?: ClosestNodesOptions) =>
+      time(
+        options?.localEnough === undefined
+          ? 'DHT closestNodes'
+          : 'closestNodes (routing table if it knows enough)',
+        () => inner.closestNodes(key, count, signal, options),
+      ),
     call: (peer: PeerInfo, protocol: RequestProtocolName, bytes: Uint8Array, signal?: AbortSignal) =>
       time(`call ${protocol}`, () => inner.call(peer, protocol, bytes, signal)),
     putRecord: (key: Uint8Array, value: Uint8Array, signal?: AbortSignal) =>

@@ -541,6 +541,7 @@ try {
             threshold: M,
             shares: SHARES,
             ttl: 3600,
+            awaitPublication: true, // the reader looks the map up in the DHT next
           });
           const grant = await r.findGrant(formOwner.card, '/formation/a.bin');
           if (!grant) throw new Error('the reader found no map in the DHT');

@@ -150,7 +150,7 @@ export function mapErrors<A extends unknown[]>(
 /** The transport, with every finished call on `protocol` counted into `onDone` (progress bars). */
 export function countingTransport(transport: Transport, protocol: string, onDone: () => void): Transport {
   return {
-    closestNodes: (key, count, signal) => transport.closestNodes(key, count, signal),
+    closestNodes: (key, count, signal, options) => transport.closestNodes(key, count, signal, options),
     call: (peer, proto, bytes, signal) => {
       const p = transport.call(peer, proto, bytes, signal);
       if (proto === protocol) void p.then(onDone, onDone);

@@ -323,6 +323,9 @@ const FOLLOW_HANDOFF = new Set<string>(['not-found', 'unreachable', 'timeout']);
 const mapKey = (owner: Card, prefix: string, epoch: number) =>
   `${toHexString(owner.bytes)}:${epoch}:${prefix}`;
 
+/** Verified node records a client keeps (cleared when full). */
+const VERIFIED_RECORDS_CACHED = 1024;
+
 /** Opened grant strings a client keeps. */
 const OPENED_GRANTS_CACHED = 64;
 
@@ -355,6 +358,8 @@ export class ThreshClient {
   readonly #discoveries = new Map<string, Promise<void>>();
   /** owner:prefix:epoch -> a map found in the DHT (grants of other epochs of a reader's level). */
   readonly #foundMaps = new Map<string, VerifiedPolicyMap>();
+  /** Node records verified lately, by their signed bytes (base64). */
+  readonly #verifiedRecords = new Map<string, VerifiedNodeRecord>();
   /** Grant strings opened lately (see #openGrant), oldest first. */
   readonly #openedGrants = new Map<string, VerifiedPolicyMap>();
   /** DHT publications of policy maps still running (grant's `published`); flush() waits for them. */
@@ -715,7 +720,17 @@ export class ThreshClient {
       NodeRecordReply,
       anySignal(signal, AbortSignal.timeout(this.#o.selectionTimeoutMs)),
     );
-    const record = verifyNodeRecord(reply.nodeRecord, { now: this.#now() });
+    // A node answers with the same signed bytes until it refreshes its record: verifying them
+    // again (a signature and two card keys) on every grant is CPU for nothing. Only the expiry
+    // can turn them invalid later, so a cached result is used while the record lives.
+    const now = this.#now();
+    const cacheKey = toB64(reply.nodeRecord);
+    let record = this.#verifiedRecords.get(cacheKey);
+    if (record === undefined || record.body.expiry <= now) {
+      record = verifyNodeRecord(reply.nodeRecord, { now });
+      if (this.#verifiedRecords.size >= VERIFIED_RECORDS_CACHED) this.#verifiedRecords.clear();
+      this.#verifiedRecords.set(cacheKey, record);
+    }
     if (record.body.peer !== peer.id) {
       throw new DecodeError('node-record.peer', `the record of ${record.body.peer}, answered by ${peer.id}`);
     }
@@ -1534,6 +1549,8 @@ export class ThreshClient {
       }
       reply.items.forEach((item, i) => {
         const job = batch[i];
+        // m verified cfrags are all a file needs: a later reply is not verified (~1 ms of CPU)
+        if (job.valid.size >= map.policy.body.m) return;
         const failure = this.#acceptItem(map, job, item, nodeHex, expectedKfrag);
         if (failure) job.failures.set(nodeHex, { nodeId: nodeHex, peer: peerId, ...failure });
       });
