@@ -142,7 +142,14 @@ export class SessionPool {
     try {
       return await session.call(protocol, body, signal);
     } catch (e) {
-      throw aborted(e) ?? e;
+      const err = aborted(e);
+      if (err != null) throw err;
+      // The session died of a timeout below us (a cut link: libp2p gave up on the connection):
+      // for the caller that is this request timing out, as it would on a stream of its own.
+      if (e instanceof StreamError && causedByTimeout(e)) {
+        throw new TimeoutError(timeoutMs, `${PROTOCOL_IDS[protocol]}: ${e.message}`, { cause: e });
+      }
+      throw e;
     }
   }
 
@@ -366,6 +373,13 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function causedByTimeout(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 4; c = c.cause, depth++) {
+    if (c.name === 'TimeoutError') return true;
+  }
+  return false;
 }
 
 function message(e: unknown): string {
