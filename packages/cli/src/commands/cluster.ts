@@ -135,8 +135,9 @@ export function registerClusterCommands(program: Command): void {
           dirs.slice(1).map((d) => start(d, ['--bootstrap', first.multiaddrs[0]])),
         );
         nodes = [first, ...rest].map((rt, i) => ({ dataDir: dirs[i], ...rt }));
-        // Wait until every node answers and knows at least one other (the DHT has formed).
-        const deadline = Date.now() + 60_000;
+        // Wait until every node answers and knows at least one other (the DHT has formed). Many
+        // nodes starting at once keep each other busy with kad-dht's start-up lookups for a while.
+        const deadline = Date.now() + 60_000 + 2_000 * n;
         for (;;) {
           const statuses = await Promise.all(nodes.map((x) => statusOf(x.http)));
           if (statuses.every((s) => s && (n === 1 || Number(s.peers) >= 1))) break;
