@@ -13,6 +13,7 @@
  * protocol is remembered, and its calls take the per-stream path (rpc.ts `request`).
  */
 import type { Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import {
   PROTOCOL_IDS,
@@ -29,6 +30,7 @@ import {
   StreamError,
   TimeoutError,
   type TransportError,
+  UnreachableError,
   UnsupportedProtocolError,
 } from '../errors.js';
 import { plainBytes } from './bytes.js';
@@ -177,7 +179,7 @@ export class SessionPool {
   async #open(peerId: string, target: () => RequestTarget): Promise<Session> {
     // The session outlives the call that opens it, so its own deadline, not the caller's signal.
     const deadline = AbortSignal.timeout(this.#openTimeoutMs);
-    const stream = await openStream(this.#libp2p, target(), SESSION_PROTOCOL_ID, deadline, (cause) =>
+    const timedOut = (cause: unknown): TransportError | undefined =>
       deadline.aborted
         ? new TimeoutError(
             this.#openTimeoutMs,
@@ -186,8 +188,24 @@ export class SessionPool {
               cause,
             },
           )
-        : undefined,
-    );
+        : undefined;
+    const to = target();
+    let stream: Stream;
+    try {
+      stream = await openStream(this.#libp2p, to, SESSION_PROTOCOL_ID, deadline, timedOut);
+    } catch (e) {
+      // The addresses we were given may be stale (a node restarted on another port, its new
+      // record not yet in the DHT): libp2p's peer store may know newer ones, learned from kad
+      // answers. One more try by PeerId alone lets it use them.
+      if (!(e instanceof UnreachableError) || !Array.isArray(to)) throw e;
+      stream = await openStream(
+        this.#libp2p,
+        peerIdFromString(peerId),
+        SESSION_PROTOCOL_ID,
+        deadline,
+        timedOut,
+      );
+    }
     const session = new Session(stream, peerId, this.#idleMs, () => {
       const current = this.#sessions.get(peerId);
       void current?.then(
