@@ -92,18 +92,29 @@ async function serveSession(
   };
 
   try {
+    // One read outstanding at a time, kept across idle checks: the idle timer only decides
+    // whether to give up waiting, it never interrupts a frame that is half read.
+    let reading: Promise<{ frame: Uint8Array } | { error: unknown }> | undefined;
     while (stream.status === 'open') {
-      let frame: Uint8Array | undefined;
-      const idle = AbortSignal.timeout(idleMs);
-      try {
-        frame = (await lp.read({ signal: AbortSignal.any([idle, closing]) })).subarray();
-      } catch (e) {
+      reading ??= lp.read({ signal: closing }).then(
+        (list) => ({ frame: list.subarray() }),
+        (error: unknown) => ({ error }),
+      );
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<'idle'>((resolve) => {
+        timer = setTimeout(() => resolve('idle'), idleMs);
+      });
+      const next = await Promise.race([reading, idle]);
+      clearTimeout(timer);
+      if (next === 'idle') {
+        if (inFlight > 0) continue; // idle only when nothing is in flight either
+        log('closing idle session of %p', peer);
+        break;
+      }
+      reading = undefined;
+      if ('error' in next) {
+        const e = next.error;
         if (closing.aborted) break;
-        if (idle.aborted) {
-          if (inFlight > 0) continue; // idle only when nothing is in flight either
-          log('closing idle session of %p', peer);
-          break;
-        }
         if (stream.status === 'open' && stream.remoteWriteStatus === 'closed') break; // no more calls
         if (stream.status === 'open') {
           log('session of %p unreadable - %e', peer, e);
@@ -111,6 +122,7 @@ async function serveSession(
         }
         return;
       }
+      const frame = next.frame;
       let call: SessionCall;
       try {
         call = SessionCall.decode(frame);
