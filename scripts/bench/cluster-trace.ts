@@ -9,6 +9,8 @@ import { fmtMs, table } from './harness.js';
 
 export class Trace {
   readonly ops = new Map<string, number[]>();
+  /** The first error message seen for each failing operation (other than the reader's own aborts). */
+  readonly firstErrors = new Map<string, string>();
 
   add(op: string, ms: number): void {
     const xs = this.ops.get(op);
@@ -18,6 +20,7 @@ export class Trace {
 
   clear(): void {
     this.ops.clear();
+    this.firstErrors.clear();
   }
 
   /** One row per operation: count, per-operation count, p50, p99, share of `wallMs`. */
@@ -36,7 +39,10 @@ export class Trace {
           `${((sum(xs) / wallMs) * 100).toFixed(0)}%`,
         ];
       });
-    return table(['network operation', 'count', 'per op', 'p50 ms', 'p99 ms', 'time / wall'], rows);
+    const errors = [...this.firstErrors].map(([op, message]) => `first ${op}: ${message}`);
+    return [table(['network operation', 'count', 'per op', 'p50 ms', 'p99 ms', 'time / wall'], rows), ...errors].join(
+      '\n',
+    );
   }
 }
 
@@ -60,7 +66,11 @@ export function traced(inner: Transport, current: () => Trace | undefined): Tran
       trace?.add(outcome ? `${op} ${outcome(r)}` : op, performance.now() - t0);
       return r;
     } catch (e) {
-      trace?.add(`${op} failed (${e instanceof Error ? e.name : 'error'})`, performance.now() - t0);
+      const name = `${op} failed (${e instanceof Error ? e.name : 'error'})`;
+      trace?.add(name, performance.now() - t0);
+      if (trace && e instanceof Error && e.name !== 'AbortedError' && !trace.firstErrors.has(name)) {
+        trace.firstErrors.set(name, e.message.slice(0, 300));
+      }
       throw e;
     }
   };
