@@ -40,9 +40,10 @@ export class Trace {
         ];
       });
     const errors = [...this.firstErrors].map(([op, message]) => `first ${op}: ${message}`);
-    return [table(['network operation', 'count', 'per op', 'p50 ms', 'p99 ms', 'time / wall'], rows), ...errors].join(
-      '\n',
-    );
+    return [
+      table(['network operation', 'count', 'per op', 'p50 ms', 'p99 ms', 'time / wall'], rows),
+      ...errors,
+    ].join('\n');
   }
 }
 
