@@ -42,8 +42,11 @@ export const SESSION_POOL_DEFAULTS = {
   idleMs: 45_000,
   /** Deadline for dialling and opening a session stream. */
   openTimeoutMs: 10_000,
-  /** How long a peer that does not speak the session protocol is asked per stream before we try again. */
-  fallbackMs: 10 * 60_000,
+  /**
+   * How long a peer that does not speak the session protocol is asked per stream before we try
+   * again. Short: a node that has just started answers "unsupported" until its handlers are up.
+   */
+  fallbackMs: 60_000,
 } as const;
 
 export interface SessionPoolOptions {
