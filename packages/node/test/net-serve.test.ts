@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { lpStream } from '@libp2p/utils';
 import { createThreshLibp2p, request, type ThreshLibp2p, TransportError } from '@thresh/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ServeErrorCode, type ServeOutcome, serveProtocol, unserve } from '../src/net/serve.js';
+import { type ServeOutcome, serveProtocol, unserve } from '../src/net/serve.js';
+import { decoder, encoder, errorCode, Gate, onError, untilAborted } from './net-fixtures.js';
 
 // Real libp2p hosts on 127.0.0.1: the node's serveProtocol against the client's request().
 const ECHO = '/thresh-test/echo/1.0.0';
@@ -13,12 +14,6 @@ const PATIENT = '/thresh-test/patient/1.0.0';
 const ONE_AT_A_TIME = '/thresh-test/one/1.0.0';
 const MAX = 1024 * 1024;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-// Stand-in for the protocol package's error envelope: "E:<code>:<message>".
-const onError = (code: ServeErrorCode, message: string) => encoder.encode(`E:${code}:${message}`);
-const errorCode = (frame: Uint8Array) => /^E:([A-Z_]+):/.exec(decoder.decode(frame.subarray(0, 64)))?.[1];
-
 class Refused extends Error {}
 
 let server: ThreshLibp2p;
@@ -26,19 +21,8 @@ let client: ThreshLibp2p;
 let other: ThreshLibp2p;
 const hosts: ThreshLibp2p[] = [];
 const outcomes: Array<{ protocol: string; outcome: ServeOutcome }> = [];
-let openGate: () => void = () => {};
-let gate = Promise.resolve();
+const gate = new Gate();
 let entered: () => void = () => {};
-
-function newGate(): void {
-  gate = new Promise((resolve) => {
-    openGate = resolve;
-  });
-}
-
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-}
 
 async function host(): Promise<ThreshLibp2p> {
   const h = await createThreshLibp2p({ privateKey: randomBytes(32) });
@@ -84,7 +68,7 @@ beforeAll(async () => {
     server,
     GATED,
     async (req, { signal }) => {
-      await Promise.race([gate, untilAborted(signal)]);
+      await Promise.race([gate.passed, untilAborted(signal)]);
       return req;
     },
     { ...limits, maxConcurrentPerPeer: 2 },
@@ -113,7 +97,7 @@ beforeAll(async () => {
     ONE_AT_A_TIME,
     async (req, { signal }) => {
       entered();
-      await Promise.race([gate, untilAborted(signal)]);
+      await Promise.race([gate.passed, untilAborted(signal)]);
       return req;
     },
     { ...limits, maxConcurrentTotal: 1 },
@@ -144,19 +128,19 @@ describe('serveProtocol', () => {
   });
 
   it('answers BUSY past the per-peer limit, and serves another peer meanwhile', async () => {
-    newGate();
+    gate.close();
     const pending = [1, 2, 3].map((i) => request(client, server.peerId, GATED, Uint8Array.of(i)));
     const busy = await Promise.race(pending);
     expect(errorCode(busy)).toBe('BUSY');
     const fromOther = request(other, server.getMultiaddrs(), GATED, Uint8Array.of(4));
-    openGate();
+    gate.open();
     const replies = await Promise.all([...pending, fromOther]);
     expect(replies.filter((r) => errorCode(r) === 'BUSY')).toHaveLength(1);
     expect(replies.filter((r) => r.length === 1).map((r) => r[0])).toHaveLength(3);
   });
 
   it('answers BUSY past the total limit, whichever peer asks', async () => {
-    newGate();
+    gate.close();
     const running = new Promise<void>((resolve) => {
       entered = resolve;
     });
@@ -165,7 +149,7 @@ describe('serveProtocol', () => {
     expect(errorCode(await request(other, server.getMultiaddrs(), ONE_AT_A_TIME, Uint8Array.of(2)))).toBe(
       'BUSY',
     );
-    openGate();
+    gate.open();
     expect(await first).toEqual(Uint8Array.of(1));
   });
 

@@ -9,20 +9,12 @@ import {
   SessionReply,
 } from '@thresh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ServedProtocol,
-  type ServeErrorCode,
-  type ServeOutcome,
-  serveProtocol,
-} from '../src/net/serve.js';
+import { type ServedProtocol, type ServeOutcome, serveProtocol } from '../src/net/serve.js';
 import { type SessionServer, serveSessions } from '../src/net/session.js';
+import { decoder, encoder, errorCode, Gate, onError, untilAborted } from './net-fixtures.js';
 
 // Real libp2p hosts on 127.0.0.1: the node's serveSessions against the client's SessionPool.
 // The session protocol carries calls of the real protocol names; the handlers here are stand-ins.
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const onError = (code: ServeErrorCode, message: string) => encoder.encode(`E:${code}:${message}`);
-const errorCode = (frame: Uint8Array) => /^E:([A-Z_]+):/.exec(decoder.decode(frame.subarray(0, 64)))?.[1];
 
 const hosts: ThreshLibp2p[] = [];
 let server: ThreshLibp2p;
@@ -31,18 +23,7 @@ let plain: ThreshLibp2p; // serves the per-stream protocols only
 let sessions: SessionServer;
 let pool: SessionPool;
 const outcomes: Array<{ protocol: string; outcome: ServeOutcome }> = [];
-let openGate: () => void = () => {};
-let gate = Promise.resolve();
-
-function newGate(): void {
-  gate = new Promise((resolve) => {
-    openGate = resolve;
-  });
-}
-
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-}
+const gate = new Gate();
 
 async function host(): Promise<ThreshLibp2p> {
   const h = await createThreshLibp2p({ privateKey: randomBytes(32) });
@@ -69,7 +50,7 @@ async function serveAll(h: ThreshLibp2p): Promise<Map<string, ServedProtocol>> {
   routes.set('nodeRecord', await serveProtocol(h, PROTOCOL_IDS.nodeRecord, async (r) => r, limits, hooks));
   routes.set('revoke', await serveProtocol(h, PROTOCOL_IDS.revoke, async (r) => r, limits, hooks));
   const gated = async (req: Uint8Array, { signal }: { signal: AbortSignal }) => {
-    await Promise.race([gate, untilAborted(signal)]);
+    await Promise.race([gate.passed, untilAborted(signal)]);
     return req;
   };
   routes.set('reencrypt', await serveProtocol(h, PROTOCOL_IDS.reencrypt, gated, limits, hooks));
@@ -147,7 +128,7 @@ describe('session protocol', () => {
   });
 
   it('answers out of order: a held call does not hold up the next', async () => {
-    newGate();
+    gate.close();
     const held = pool.call(server.peerId.toString(), at(server), 'reencrypt', encoder.encode('held'));
     const quick = await pool.call(
       server.peerId.toString(),
@@ -156,31 +137,31 @@ describe('session protocol', () => {
       encoder.encode('quick'),
     );
     expect(decoder.decode(quick)).toBe('quick');
-    openGate();
+    gate.open();
     expect(decoder.decode(await held)).toBe('held');
     expect(sessionStreams(client, server)).toBe(1);
   });
 
   it('queues calls past the protocol limit on the client instead of collecting BUSY', async () => {
-    newGate();
+    gate.close();
     const n = PROTOCOL_LIMITS.reencrypt.maxStreamsPerPeer * 3;
     const calls = Array.from({ length: n }, (_, i) =>
       pool.call(server.peerId.toString(), at(server), 'reencrypt', encoder.encode(`r${i}`)),
     );
     await new Promise((r) => setTimeout(r, 100));
-    openGate();
+    gate.open();
     const replies = await Promise.all(calls);
     expect(replies.map((r) => decoder.decode(r))).toEqual(calls.map((_, i) => `r${i}`));
   });
 
   it("applies each protocol's own limits: BUSY, TOO_LARGE, TIMEOUT, and keeps the session", async () => {
-    newGate();
+    gate.close();
     const peer = server.peerId.toString();
     // handoff is one call per peer on this server; the client allows 4, so the second hears BUSY
     const first = pool.call(peer, at(server), 'handoff', encoder.encode('h1'));
     await new Promise((r) => setTimeout(r, 50));
     expect(errorCode(await pool.call(peer, at(server), 'handoff', encoder.encode('h2')))).toBe('BUSY');
-    openGate();
+    gate.open();
     expect(decoder.decode(await first)).toBe('h1');
     const big = new Uint8Array(PROTOCOL_LIMITS.storePolicy.maxRequestBytes + 1);
     expect(errorCode(await pool.call(peer, at(server), 'storePolicy', big))).toBe('TOO_LARGE');
@@ -194,7 +175,7 @@ describe('session protocol', () => {
   });
 
   it("ends with the caller's deadline or abort, typed, and the session lives on", async () => {
-    newGate();
+    gate.close();
     const peer = server.peerId.toString();
     const timedOut = await expectCode(
       pool.call(peer, at(server), 'reencrypt', encoder.encode('late'), { timeoutMs: 150 }),
@@ -205,7 +186,7 @@ describe('session protocol', () => {
     const aborted = pool.call(peer, at(server), 'reencrypt', encoder.encode('gone'), { signal: ctl.signal });
     setTimeout(() => ctl.abort(), 50);
     await expectCode(aborted, 'ERR_ABORTED');
-    openGate();
+    gate.open();
     expect(decoder.decode(await pool.call(peer, at(server), 'nodeRecord', encoder.encode('ok')))).toBe('ok');
   });
 
@@ -284,12 +265,12 @@ describe('session protocol', () => {
   });
 
   it('on close, finishes the calls in flight, then the node answers per stream only', async () => {
-    newGate();
+    gate.close();
     const peer = server.peerId.toString();
     const inFlight = pool.call(peer, at(server), 'reencrypt', encoder.encode('last'));
     await new Promise((r) => setTimeout(r, 50));
     const closing = sessions.close();
-    openGate();
+    gate.open();
     expect(decoder.decode(await inFlight)).toBe('last');
     await closing;
     const fresh = new SessionPool(client);
