@@ -6,11 +6,42 @@
 // The node's crypto worker (packages/node/worker/reencrypt-worker.mjs) is bundled the same way
 // into dist/thresh-worker.mjs, which the bundled pool starts (packages/node/src/crypto/pool.ts).
 // Native addons stay outside: they are loaded from node_modules at run time.
+//
+// One substitution: @libp2p/crypto's secp256k1 modules get the client's fast-secp256k1 module
+// in place of `@noble/curves/secp256k1.js` (remembered key parsing, libsecp256k1 for ECDSA and
+// decompression; see that module for why). The build fails if that import is not found, so a
+// libp2p upgrade that moves it cannot drop the substitution silently.
 // Run by `npm run build` after `tsc -b`; the output is build output, never committed.
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+
+const fastSecp256k1 = here('../client/dist/transport/libp2p/fast-secp256k1.js');
+const libp2pSecp256k1Dir = ['@libp2p', 'crypto', 'dist', 'src', 'keys', 'secp256k1', ''].join(sep);
+
+/** Redirects @libp2p/crypto's noble secp256k1 imports; counts them so a miss fails the build. */
+function fastSecp256k1Plugin() {
+  return {
+    name: 'thresh-fast-secp256k1',
+    setup(b) {
+      let redirected = 0;
+      b.onResolve({ filter: /^@noble\/curves\/secp256k1\.js$/ }, (args) => {
+        if (!args.importer.includes(libp2pSecp256k1Dir)) return undefined;
+        redirected++;
+        return { path: fastSecp256k1 };
+      });
+      b.onEnd((result) => {
+        if (result.errors.length === 0 && redirected === 0) {
+          throw new Error(
+            `build-bundle: no import of @noble/curves/secp256k1.js from ${libp2pSecp256k1Dir} was found; update the thresh-fast-secp256k1 plugin`,
+          );
+        }
+      });
+    },
+  };
+}
 
 const common = {
   bundle: true,
@@ -28,7 +59,12 @@ const common = {
 };
 
 await Promise.all([
-  build({ ...common, entryPoints: [here('./dist/bin.js')], outfile: here('./dist/thresh.mjs') }),
+  build({
+    ...common,
+    plugins: [fastSecp256k1Plugin()],
+    entryPoints: [here('./dist/bin.js')],
+    outfile: here('./dist/thresh.mjs'),
+  }),
   build({
     ...common,
     entryPoints: [here('../node/worker/reencrypt-worker.mjs')],

@@ -10,7 +10,8 @@
  * const pt = decryptReencrypted(bob, alice.publicKey(), capsule, cfrags, ct);
  * ```
  */
-export { availableBackends, curveBackendName, setCurveBackend } from './backend/index.js';
+export { availableBackends, curveBackendName, nativeSecp256k1, setCurveBackend } from './backend/index.js';
+export type { NativeSecp256k1 } from './backend/native-binding.js';
 export type { BackendName } from './backend/types.js';
 export { Capsule } from './capsule.js';
 export { CapsuleFrag, VerifiedCapsuleFrag } from './capsule-frag.js';

@@ -1,6 +1,7 @@
 import { loadNative } from '#native-curve';
 import { BackendUnavailableError, InvalidArgumentError } from '../../errors.js';
 import { makeNativeBackend } from './native.js';
+import type { NativeSecp256k1 } from './native-binding.js';
 import { nobleBackend } from './noble.js';
 import type { BackendName, CurveBackend } from './types.js';
 
@@ -11,12 +12,23 @@ export type { BackendName, CurveBackend, Point } from './types.js';
  * elsewhere. `THRESH_CURVE_BACKEND=noble|native` or `setCurveBackend()` forces one. Nothing is
  * loaded until first use (no side effects on import).
  */
+let nativeLib: NativeSecp256k1 | null | undefined;
 let nativeBackend: CurveBackend | null | undefined;
 let current: CurveBackend | undefined;
 
+/**
+ * libsecp256k1's raw addon when it loads here (Node with the `secp256k1` package), else
+ * undefined. For code outside the PRE core that wants the same library for plain secp256k1
+ * work (the libp2p host's key parsing and signatures, see the client's fast-secp256k1 module).
+ */
+export function nativeSecp256k1(): NativeSecp256k1 | undefined {
+  if (nativeLib === undefined) nativeLib = loadNative() ?? null;
+  return nativeLib ?? undefined;
+}
+
 function native(): CurveBackend | null {
   if (nativeBackend === undefined) {
-    const lib = loadNative();
+    const lib = nativeSecp256k1();
     nativeBackend = lib ? makeNativeBackend(lib) : null;
   }
   return nativeBackend;
