@@ -1,8 +1,9 @@
 /** `thresh cluster up/status/down` with real node processes (issue #6's local cluster). */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FOLLOWER_NICENESS } from '@thresh/cli/entry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from './helpers/processes.js';
 
@@ -45,15 +46,29 @@ describe('thresh cluster', () => {
       nodes: { running: boolean; answering: boolean; peers: number }[];
     };
     expect(s.nodes.every((n) => n.running && n.answering && n.peers >= 1)).toBe(true);
+    // node-0, which the others join through, at our priority; the others niced
+    expect(first.nodes.map((n) => getPriority(n.pid))).toEqual([
+      getPriority(),
+      FOLLOWER_NICENESS,
+      FOLLOWER_NICENESS,
+    ]);
     const twice = await runCli(['cluster', 'up', '--nodes', '3', '--detach'], env);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/already running/);
     expect((await runCli(['cluster', 'down'], env)).code).toBe(0);
     expect(first.nodes.some((n) => alive(n.pid))).toBe(false);
-    const again = await runCli(['cluster', 'up', '--nodes', '3', '--detach', '--json'], env, 120_000);
+    const bad = await runCli(['cluster', 'up', '--nodes', '3', '--follower-niceness', '20'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--follower-niceness must be an integer from 0 to 19/);
+    const again = await runCli(
+      ['cluster', 'up', '--nodes', '3', '--detach', '--json', '--follower-niceness', '0'],
+      env,
+      120_000,
+    );
     expect(again.code, again.stderr).toBe(0);
     const second = await clusterFile();
     for (const n of second.nodes) pids.add(n.pid);
+    expect(second.nodes.map((n) => getPriority(n.pid))).toEqual(Array(3).fill(getPriority()));
     expect(second.nodes.map((n) => n.peerId)).toEqual(first.nodes.map((n) => n.peerId)); // same identities
     expect((await runCli(['cluster', 'down'], env)).code).toBe(0);
   });

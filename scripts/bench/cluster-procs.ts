@@ -7,9 +7,10 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { open, readFile, rm } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliEntryIn } from '@thresh/cli/entry';
+import { cliEntryIn, FOLLOWER_NICENESS } from '@thresh/cli/entry';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '..', '..', '..');
@@ -112,6 +113,8 @@ export async function startNode(
   );
   await log.close();
   live.add(proc);
+  // as `thresh cluster up` runs them: every node but the first (the one all bootstrap off) niced
+  if (extra.includes('--bootstrap')) setPriority(proc.pid!, FOLLOWER_NICENESS);
   let exited: number | null | undefined;
   proc.on('exit', (code) => {
     exited = code;
@@ -161,12 +164,19 @@ export async function waitForPeers(
   timeoutMs: number,
 ): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
+  // a node found ready is not asked again: each status answer costs a busy node CPU
+  const counts = nodes.map(() => -1);
   for (;;) {
-    const counts = (await Promise.all(nodes.map(status))).map((s) => (s ? Number(s.peers) : -1));
+    const waiting = counts.flatMap((c, i) => (c >= minPeers ? [] : [i]));
+    if (waiting.length === 0) return counts;
+    const answers = await Promise.all(waiting.map((i) => status(nodes[i])));
+    waiting.forEach((i, k) => {
+      counts[i] = answers[k] ? Number(answers[k].peers) : -1;
+    });
     if (counts.every((c) => c >= minPeers)) return counts;
     if (Date.now() > deadline)
       throw new Error(`not every node has ${minPeers} peers after ${timeoutMs} ms: ${counts.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

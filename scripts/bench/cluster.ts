@@ -15,7 +15,7 @@
  *   the peak RSS (VmHWM) of every node process.
  *
  * Flags: --quick (fewer samples, a 20-node formation), --nodes N (10), --big-nodes N (50),
- * --skip-50, --grants N, --decrypts N, --seconds S (per throughput level), --concurrency 16,64,
+ * --skip-50, --formation-only (only the big cluster forming), --grants N, --decrypts N, --seconds S (per throughput level), --concurrency 16,64,
  * --min-peers K (3). Targets (issue #6): decrypt p50 < 15 ms and p99 < 50 ms; grant p50 < 150 ms;
  * 50 nodes formed in < 60 s. Wall-clock targets live here, never in tests.
  */
@@ -47,6 +47,7 @@ const { values: flags } = parseArgs({
     nodes: { type: 'string' },
     'big-nodes': { type: 'string' },
     'skip-50': { type: 'boolean', default: false },
+    'formation-only': { type: 'boolean', default: false },
     grants: { type: 'string' },
     decrypts: { type: 'string' },
     seconds: { type: 'string' },
@@ -206,301 +207,305 @@ function flush(last = false): void {
   targetLines.length = 0;
 }
 const targetLines: string[] = [];
+const check = (out: Uint8Array) => {
+  if (!bytesEqual(out, plaintext)) throw new Error('decrypt returned other bytes');
+};
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 let exitCode = 0;
 
 try {
-  // ---------------------------------------------------------------- the N-node cluster
-  log(`initialising ${N} nodes in ${base}`);
+  const okTargets: boolean[] = [];
   let t0 = performance.now();
-  const dirs = await initNodes(join(base, 'small'), N);
-  const initS = (performance.now() - t0) / 1000;
-  log(`starting ${N} nodes`);
-  t0 = performance.now();
-  current = await startCluster(dirs);
-  const upS = (performance.now() - t0) / 1000;
-  await waitForPeers(current, 1, 120_000);
-  const formedS = (performance.now() - t0) / 1000;
-  const nodes = current;
+  // ---------------------------------------------------------------- the N-node cluster
+  if (!flags['formation-only']) {
+    log(`initialising ${N} nodes in ${base}`);
+    t0 = performance.now();
+    const dirs = await initNodes(join(base, 'small'), N);
+    const initS = (performance.now() - t0) / 1000;
+    log(`starting ${N} nodes`);
+    t0 = performance.now();
+    current = await startCluster(dirs);
+    const upS = (performance.now() - t0) / 1000;
+    await waitForPeers(current, 1, 120_000);
+    const formedS = (performance.now() - t0) / 1000;
+    const nodes = current;
 
-  log(`processes up in ${upS.toFixed(1)} s, every node answers with >= 1 peer at ${formedS.toFixed(1)} s`);
-  const ownerT = await connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES));
-  const owner = createClient({
-    identity: ownerId,
-    transport: traced(ownerT, () => trace),
-    stateDir: join(base, 'owner'),
-  });
-  const readers = Array.from({ length: GRANTS }, () => Identity.generate());
+    log(`processes up in ${upS.toFixed(1)} s, every node answers with >= 1 peer at ${formedS.toFixed(1)} s`);
+    const ownerT = await connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES));
+    const owner = createClient({
+      identity: ownerId,
+      transport: traced(ownerT, () => trace),
+      stateDir: join(base, 'owner'),
+    });
+    const readers = Array.from({ length: GRANTS }, () => Identity.generate());
 
-  // Grant latency: a 3-of-5 grant of /bench to a new reader each time (2 warm-up grants first).
-  log(`${GRANTS} grants of ${DIR} ${M}-of-${SHARES}`);
-  for (let i = 0; i < 2; i++)
-    await owner.grant({
-      path: DIR,
-      reader: Identity.generate().card,
-      threshold: M,
-      shares: SHARES,
-      ttl: 3600,
-    });
-  const grants: string[] = [];
-  let abandoned = 0;
-  const grantMs = await phase('grant', GRANTS, async (i) => {
-    const g = await owner.grant({
-      path: DIR,
-      reader: readers[i].card,
-      threshold: M,
-      shares: SHARES,
-      ttl: 3600,
-    });
-    grants.push(g.grantString);
-    abandoned += g.abandoned.length;
-  });
-  // The maps of the grants above are still being put in the DHT: done before anything else.
-  await owner.flush();
-  // The same grant, resolving only once the policy map is in the DHT as well (what the CLI's
-  // `thresh grant` waits for before it exits).
-  const publishedMs = await phase(
-    'grant, awaiting the map publication',
-    Math.max(4, Math.ceil(GRANTS / 3)),
-    async () => {
-      const g = await owner.grant({
+    // Grant latency: a 3-of-5 grant of /bench to a new reader each time (2 warm-up grants first).
+    log(`${GRANTS} grants of ${DIR} ${M}-of-${SHARES}`);
+    for (let i = 0; i < 2; i++)
+      await owner.grant({
         path: DIR,
         reader: Identity.generate().card,
         threshold: M,
         shares: SHARES,
         ttl: 3600,
-        awaitPublication: true,
       });
+    const grants: string[] = [];
+    let abandoned = 0;
+    const grantMs = await phase('grant', GRANTS, async (i) => {
+      const g = await owner.grant({
+        path: DIR,
+        reader: readers[i].card,
+        threshold: M,
+        shares: SHARES,
+        ttl: 3600,
+      });
+      grants.push(g.grantString);
       abandoned += g.abandoned.length;
-    },
-  );
-
-  const file = await collect(encryptFile(ownerId, { path: FILE_PATH }, [plaintext]).stream);
-  const check = (out: Uint8Array) => {
-    if (!bytesEqual(out, plaintext)) throw new Error('decrypt returned other bytes');
-  };
-
-  // Decrypt latency, one reader on its own libp2p host, one request at a time.
-  const readerT = await connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES));
-  const readerTransport = traced(readerT, () => trace);
-  const reader = createClient({ identity: readers[0], transport: readerTransport });
-  log(`${DECRYPTS} decrypts of a 1 KiB file with the grant string`);
-  for (let i = 0; i < 5; i++) check(await reader.decrypt(file, { grant: grants[0] }));
-  const withGrantMs = await phase('decrypt, grant string', DECRYPTS, async () => {
-    check(await reader.decrypt(file, { grant: grants[0] }));
-  });
-  // The whole path as an app runs it: reader.decrypt(file) with no grant string in hand. The
-  // client reads the header, finds its map (in the DHT on first use, every level at once; then
-  // remembered while the policy lives), asks the nodes, verifies, combines.
-  log(`${DECRYPTS} decrypts without a grant string (whole path)`);
-  check(await reader.decrypt(file)); // the first one looks the map up (counted in the cold row)
-  const wholeMs = await phase('decrypt, whole path (map found by the client)', DECRYPTS, async () => {
-    check(await reader.decrypt(file));
-  });
-  const few = Math.ceil(DECRYPTS / 4);
-  log(`${few} map lookups of the file path and of the directory, ${few} decrypts by new client objects`);
-  const lookupFileMs = await phase('findGrant(owner, file path)', few, async () => {
-    if (!(await reader.findGrant(ownerId.card, FILE_PATH)))
-      throw new Error('findGrant found no map for the reader');
-  });
-  const lookupDirMs = await phase('findGrant(owner, directory)', few, async () => {
-    if (!(await reader.findGrant(ownerId.card, DIR)))
-      throw new Error('findGrant found no map for the reader');
-  });
-  // A new client object each time: the map from the DHT, no cached node addresses or latencies.
-  const coldMs = await phase('decrypt, whole path, new client object', few, async () => {
-    const fresh = createClient({ identity: readers[0], transport: readerTransport });
-    check(await fresh.decrypt(file));
-  });
-
-  // Throughput: C concurrent readers (reader i holds grant i mod GRANTS), 4 per libp2p host.
-  const hostsNeeded = Math.ceil(Math.max(...LEVELS) / 4);
-  log(`${hostsNeeded} reader hosts for the throughput runs`);
-  const hosts = await Promise.all(
-    Array.from({ length: hostsNeeded }, () => connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES))),
-  );
-  const throughput: {
-    c: number;
-    ok: number;
-    failed: number;
-    rate: number;
-    lat: Stats;
-    nodeCores: number;
-    benchCores: number;
-    reasons: string;
-  }[] = [];
-  for (const c of LEVELS) {
-    const warmTrace = new Trace();
-    const tpTrace = new Trace();
-    let tpActive = warmTrace;
-    const clients = Array.from({ length: c }, (_, i) => ({
-      client: createClient({
-        identity: readers[i % GRANTS],
-        transport: traced(hosts[Math.floor(i / 4)], () => tpActive),
-      }),
-      grant: grants[i % GRANTS],
-    }));
-    log(`throughput: ${c} concurrent readers for ${SECONDS} s`);
-    const lat: number[] = [];
-    const reasons = new Map<string, number>();
-    let failed = 0;
-    const note = (e: unknown) => {
-      const name = e instanceof Error ? e.name : String(e);
-      reasons.set(name, (reasons.get(name) ?? 0) + 1);
-      if (verbose) {
-        const detail = (e as { failures?: { reason: string; message?: string }[] }).failures ?? [];
-        log(`decrypt failed: ${e instanceof Error ? e.message : String(e)}`);
-        for (const f of detail) log(`  ${f.reason}: ${f.message ?? ''}`);
-      }
-    };
-    // Warm-up, not counted: each reader's first decrypt looks its nodes up in the DHT. One reader
-    // at a time: readers sharing a host would otherwise race for its per-peer node-record streams.
-    let warmFailed = 0;
-    const warmStart = performance.now();
-    for (const r of clients) {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          check(await r.client.decrypt(file, { grant: r.grant }));
-          break;
-        } catch (e) {
-          warmFailed++;
-          note(e);
-        }
-      }
-    }
-    phases.push({
-      name: `${c} concurrent readers, warm-up (each reader's first decrypt, one at a time; ${warmFailed} failed and retried)`,
-      trace: warmTrace,
-      ops: c,
-      wallMs: performance.now() - warmStart,
     });
-    tpActive = tpTrace;
-    const nodeCpu0 = await Promise.all(nodes.map((n) => cpuSeconds(n.runtime.pid)));
-    const benchCpu0 = process.cpuUsage();
-    const start = performance.now();
-    const end = start + SECONDS * 1000;
-    await Promise.all(
-      clients.map(async (r) => {
-        while (performance.now() < end) {
-          const s = performance.now();
+    // The maps of the grants above are still being put in the DHT: done before anything else.
+    await owner.flush();
+    // The same grant, resolving only once the policy map is in the DHT as well (what the CLI's
+    // `thresh grant` waits for before it exits).
+    const publishedMs = await phase(
+      'grant, awaiting the map publication',
+      Math.max(4, Math.ceil(GRANTS / 3)),
+      async () => {
+        const g = await owner.grant({
+          path: DIR,
+          reader: Identity.generate().card,
+          threshold: M,
+          shares: SHARES,
+          ttl: 3600,
+          awaitPublication: true,
+        });
+        abandoned += g.abandoned.length;
+      },
+    );
+
+    const file = await collect(encryptFile(ownerId, { path: FILE_PATH }, [plaintext]).stream);
+
+    // Decrypt latency, one reader on its own libp2p host, one request at a time.
+    const readerT = await connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES));
+    const readerTransport = traced(readerT, () => trace);
+    const reader = createClient({ identity: readers[0], transport: readerTransport });
+    log(`${DECRYPTS} decrypts of a 1 KiB file with the grant string`);
+    for (let i = 0; i < 5; i++) check(await reader.decrypt(file, { grant: grants[0] }));
+    const withGrantMs = await phase('decrypt, grant string', DECRYPTS, async () => {
+      check(await reader.decrypt(file, { grant: grants[0] }));
+    });
+    // The whole path as an app runs it: reader.decrypt(file) with no grant string in hand. The
+    // client reads the header, finds its map (in the DHT on first use, every level at once; then
+    // remembered while the policy lives), asks the nodes, verifies, combines.
+    log(`${DECRYPTS} decrypts without a grant string (whole path)`);
+    check(await reader.decrypt(file)); // the first one looks the map up (counted in the cold row)
+    const wholeMs = await phase('decrypt, whole path (map found by the client)', DECRYPTS, async () => {
+      check(await reader.decrypt(file));
+    });
+    const few = Math.ceil(DECRYPTS / 4);
+    log(`${few} map lookups of the file path and of the directory, ${few} decrypts by new client objects`);
+    const lookupFileMs = await phase('findGrant(owner, file path)', few, async () => {
+      if (!(await reader.findGrant(ownerId.card, FILE_PATH)))
+        throw new Error('findGrant found no map for the reader');
+    });
+    const lookupDirMs = await phase('findGrant(owner, directory)', few, async () => {
+      if (!(await reader.findGrant(ownerId.card, DIR)))
+        throw new Error('findGrant found no map for the reader');
+    });
+    // A new client object each time: the map from the DHT, no cached node addresses or latencies.
+    const coldMs = await phase('decrypt, whole path, new client object', few, async () => {
+      const fresh = createClient({ identity: readers[0], transport: readerTransport });
+      check(await fresh.decrypt(file));
+    });
+
+    // Throughput: C concurrent readers (reader i holds grant i mod GRANTS), 4 per libp2p host.
+    const hostsNeeded = Math.ceil(Math.max(...LEVELS) / 4);
+    log(`${hostsNeeded} reader hosts for the throughput runs`);
+    const hosts = await Promise.all(
+      Array.from({ length: hostsNeeded }, () => connectedTransport(bootstrapOf(nodes), Math.min(N, SHARES))),
+    );
+    const throughput: {
+      c: number;
+      ok: number;
+      failed: number;
+      rate: number;
+      lat: Stats;
+      nodeCores: number;
+      benchCores: number;
+      reasons: string;
+    }[] = [];
+    for (const c of LEVELS) {
+      const warmTrace = new Trace();
+      const tpTrace = new Trace();
+      let tpActive = warmTrace;
+      const clients = Array.from({ length: c }, (_, i) => ({
+        client: createClient({
+          identity: readers[i % GRANTS],
+          transport: traced(hosts[Math.floor(i / 4)], () => tpActive),
+        }),
+        grant: grants[i % GRANTS],
+      }));
+      log(`throughput: ${c} concurrent readers for ${SECONDS} s`);
+      const lat: number[] = [];
+      const reasons = new Map<string, number>();
+      let failed = 0;
+      const note = (e: unknown) => {
+        const name = e instanceof Error ? e.name : String(e);
+        reasons.set(name, (reasons.get(name) ?? 0) + 1);
+        if (verbose) {
+          const detail = (e as { failures?: { reason: string; message?: string }[] }).failures ?? [];
+          log(`decrypt failed: ${e instanceof Error ? e.message : String(e)}`);
+          for (const f of detail) log(`  ${f.reason}: ${f.message ?? ''}`);
+        }
+      };
+      // Warm-up, not counted: each reader's first decrypt looks its nodes up in the DHT. One reader
+      // at a time: readers sharing a host would otherwise race for its per-peer node-record streams.
+      let warmFailed = 0;
+      const warmStart = performance.now();
+      for (const r of clients) {
+        for (let attempt = 0; attempt < 3; attempt++) {
           try {
             check(await r.client.decrypt(file, { grant: r.grant }));
-            lat.push(performance.now() - s);
+            break;
           } catch (e) {
-            failed++;
+            warmFailed++;
             note(e);
           }
         }
-      }),
-    );
-    const wall = (performance.now() - start) / 1000;
-    const nodeCpu1 = await Promise.all(nodes.map((n) => cpuSeconds(n.runtime.pid)));
-    const benchCpu = process.cpuUsage(benchCpu0);
-    phases.push({
-      name: `${c} concurrent readers, measured`,
-      trace: tpTrace,
-      ops: lat.length,
-      wallMs: wall * 1000,
-    });
-    throughput.push({
-      c,
-      ok: lat.length,
-      failed,
-      rate: lat.length / wall,
-      lat: stats(lat),
-      nodeCores: (nodeCpu1.reduce((a, b) => a + b, 0) - nodeCpu0.reduce((a, b) => a + b, 0)) / wall,
-      benchCores: (benchCpu.user + benchCpu.system) / 1e6 / wall,
-      reasons: [...reasons].map(([k, v]) => `${k} x${v}`).join(', '),
-    });
-  }
-  const smallMem = await memoryTable(nodes);
-  await closeTransports();
-  log(`stopping the ${N} nodes`);
-  await stopNodes(nodes);
-  current = [];
+      }
+      phases.push({
+        name: `${c} concurrent readers, warm-up (each reader's first decrypt, one at a time; ${warmFailed} failed and retried)`,
+        trace: warmTrace,
+        ops: c,
+        wallMs: performance.now() - warmStart,
+      });
+      tpActive = tpTrace;
+      const nodeCpu0 = await Promise.all(nodes.map((n) => cpuSeconds(n.runtime.pid)));
+      const benchCpu0 = process.cpuUsage();
+      const start = performance.now();
+      const end = start + SECONDS * 1000;
+      await Promise.all(
+        clients.map(async (r) => {
+          while (performance.now() < end) {
+            const s = performance.now();
+            try {
+              check(await r.client.decrypt(file, { grant: r.grant }));
+              lat.push(performance.now() - s);
+            } catch (e) {
+              failed++;
+              note(e);
+            }
+          }
+        }),
+      );
+      const wall = (performance.now() - start) / 1000;
+      const nodeCpu1 = await Promise.all(nodes.map((n) => cpuSeconds(n.runtime.pid)));
+      const benchCpu = process.cpuUsage(benchCpu0);
+      phases.push({
+        name: `${c} concurrent readers, measured`,
+        trace: tpTrace,
+        ops: lat.length,
+        wallMs: wall * 1000,
+      });
+      throughput.push({
+        c,
+        ok: lat.length,
+        failed,
+        rate: lat.length / wall,
+        lat: stats(lat),
+        nodeCores: (nodeCpu1.reduce((a, b) => a + b, 0) - nodeCpu0.reduce((a, b) => a + b, 0)) / wall,
+        benchCores: (benchCpu.user + benchCpu.system) / 1e6 / wall,
+        reasons: [...reasons].map(([k, v]) => `${k} x${v}`).join(', '),
+      });
+    }
+    const smallMem = await memoryTable(nodes);
+    await closeTransports();
+    log(`stopping the ${N} nodes`);
+    await stopNodes(nodes);
+    current = [];
 
-  const g = stats(grantMs);
-  const gp = stats(publishedMs);
-  const dg = stats(withGrantMs);
-  const lf = stats(lookupFileMs);
-  const wh = stats(wholeMs);
-  const ld = stats(lookupDirMs);
-  const cold = stats(coldMs);
-  const row = (what: string, s: Stats, target = '') => [
-    what,
-    String(s.n),
-    fmtMs(s.p50),
-    fmtMs(s.p99),
-    fmtMs(s.mean),
-    target,
-  ];
-  lines.push(
-    `${N}-node cluster: initialised in ${initS.toFixed(1)} s (not counted below); processes up ${upS.toFixed(1)} s after spawn, every node answers with >= 1 peer at ${formedS.toFixed(1)} s`,
-    `${M}-of-${SHARES} grants of the directory ${DIR}, one reader per grant; decrypts of a 1 KiB file ${FILE_PATH}\n`,
-    table(
-      ['what', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'target'],
-      [
-        row(
-          `grant ${DIR} ${M}-of-${SHARES} (select, store x${SHARES}; resolves with the grant string, the map's DHT put goes on)`,
-          g,
-          `p50 < ${TARGETS.grantP50}`,
-        ),
-        row('  same, awaiting the DHT publication of the map (awaitPublication, as `thresh grant`)', gp),
-        row('decrypt, grant string (requests, verify, combine)', dg),
-        row(
-          'decrypt, whole path: decrypt(file), no grant string (header, map, requests, verify, combine)',
-          wh,
-          `p50 < ${TARGETS.decryptP50}, p99 < ${TARGETS.decryptP99}`,
-        ),
-        row('  same, new client object (map and node addresses from the DHT)', cold),
-        row('  map lookup alone: findGrant(owner, file path), every level at once', lf),
-        row('  map lookup alone: findGrant(owner, directory)', ld),
-      ],
-    ),
-    abandoned > 0 ? `(${abandoned} grant attempt(s) abandoned and retried inside the measured grants)` : '',
-    '',
-    table(
-      [
-        'concurrent readers',
-        'libp2p hosts',
-        'decrypts/s',
-        'p50 ms',
-        'p99 ms',
-        'ok',
-        'failed',
-        'node CPU (cores)',
-        'bench CPU (cores)',
-      ],
-      throughput.map((t) => [
-        String(t.c),
-        String(Math.ceil(t.c / 4)),
-        t.rate.toFixed(0),
-        fmtMs(t.lat.p50),
-        fmtMs(t.lat.p99),
-        String(t.ok),
-        String(t.failed),
-        t.nodeCores.toFixed(2),
-        t.benchCores.toFixed(2),
+    const g = stats(grantMs);
+    const gp = stats(publishedMs);
+    const dg = stats(withGrantMs);
+    const lf = stats(lookupFileMs);
+    const wh = stats(wholeMs);
+    const ld = stats(lookupDirMs);
+    const cold = stats(coldMs);
+    const row = (what: string, s: Stats, target = '') => [
+      what,
+      String(s.n),
+      fmtMs(s.p50),
+      fmtMs(s.p99),
+      fmtMs(s.mean),
+      target,
+    ];
+    lines.push(
+      `${N}-node cluster: initialised in ${initS.toFixed(1)} s (not counted below); processes up ${upS.toFixed(1)} s after spawn, every node answers with >= 1 peer at ${formedS.toFixed(1)} s`,
+      `${M}-of-${SHARES} grants of the directory ${DIR}, one reader per grant; decrypts of a 1 KiB file ${FILE_PATH}\n`,
+      table(
+        ['what', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'target'],
+        [
+          row(
+            `grant ${DIR} ${M}-of-${SHARES} (select, store x${SHARES}; resolves with the grant string, the map's DHT put goes on)`,
+            g,
+            `p50 < ${TARGETS.grantP50}`,
+          ),
+          row('  same, awaiting the DHT publication of the map (awaitPublication, as `thresh grant`)', gp),
+          row('decrypt, grant string (requests, verify, combine)', dg),
+          row(
+            'decrypt, whole path: decrypt(file), no grant string (header, map, requests, verify, combine)',
+            wh,
+            `p50 < ${TARGETS.decryptP50}, p99 < ${TARGETS.decryptP99}`,
+          ),
+          row('  same, new client object (map and node addresses from the DHT)', cold),
+          row('  map lookup alone: findGrant(owner, file path), every level at once', lf),
+          row('  map lookup alone: findGrant(owner, directory)', ld),
+        ],
+      ),
+      abandoned > 0 ? `(${abandoned} grant attempt(s) abandoned and retried inside the measured grants)` : '',
+      '',
+      table(
+        [
+          'concurrent readers',
+          'libp2p hosts',
+          'decrypts/s',
+          'p50 ms',
+          'p99 ms',
+          'ok',
+          'failed',
+          'node CPU (cores)',
+          'bench CPU (cores)',
+        ],
+        throughput.map((t) => [
+          String(t.c),
+          String(Math.ceil(t.c / 4)),
+          t.rate.toFixed(0),
+          fmtMs(t.lat.p50),
+          fmtMs(t.lat.p99),
+          String(t.ok),
+          String(t.failed),
+          t.nodeCores.toFixed(2),
+          t.benchCores.toFixed(2),
+        ]),
+      ),
+      ...throughput
+        .filter((t) => t.reasons !== '')
+        .map((t) => `failures at ${t.c} readers (warm-up and measured): ${t.reasons}`),
+      `\n${N} node processes after the runs: peak RSS (VmHWM) max ${smallMem.peakMax.toFixed(0)} MiB, median ${smallMem.peakMedian.toFixed(0)} MiB; RSS now max ${smallMem.rssMax.toFixed(0)} MiB, median ${smallMem.rssMedian.toFixed(0)} MiB`,
+      '\nwhere the time goes: every network operation of the client, per measured phase (calls run in parallel, so shares can add up to more than 100%; "failed (AbortedError)" are requests the reader cancelled once it had m cfrags)',
+      ...phases.flatMap((p) => [
+        `\n${p.name}: ${p.ops} operations, ${fmtMs(p.wallMs / p.ops)} ms each on average`,
+        p.trace.table(p.ops, p.wallMs),
       ]),
-    ),
-    ...throughput
-      .filter((t) => t.reasons !== '')
-      .map((t) => `failures at ${t.c} readers (warm-up and measured): ${t.reasons}`),
-    `\n${N} node processes after the runs: peak RSS (VmHWM) max ${smallMem.peakMax.toFixed(0)} MiB, median ${smallMem.peakMedian.toFixed(0)} MiB; RSS now max ${smallMem.rssMax.toFixed(0)} MiB, median ${smallMem.rssMedian.toFixed(0)} MiB`,
-    '\nwhere the time goes: every network operation of the client, per measured phase (calls run in parallel, so shares can add up to more than 100%; "failed (AbortedError)" are requests the reader cancelled once it had m cfrags)',
-    ...phases.flatMap((p) => [
-      `\n${p.name}: ${p.ops} operations, ${fmtMs(p.wallMs / p.ops)} ms each on average`,
-      p.trace.table(p.ops, p.wallMs),
-    ]),
-  );
-  targetLines.push(
-    `grant p50 ${fmtMs(g.p50)} ms (target < ${TARGETS.grantP50}): ${met(g.p50 < TARGETS.grantP50)}`,
-    `decrypt whole path p50 ${fmtMs(wh.p50)} ms (target < ${TARGETS.decryptP50}): ${met(wh.p50 < TARGETS.decryptP50)}; with the grant string ${fmtMs(dg.p50)} ms: ${met(dg.p50 < TARGETS.decryptP50)}`,
-    `decrypt whole path p99 ${fmtMs(wh.p99)} ms (target < ${TARGETS.decryptP99}): ${met(wh.p99 < TARGETS.decryptP99)}; with the grant string ${fmtMs(dg.p99)} ms: ${met(dg.p99 < TARGETS.decryptP99)}`,
-  );
-  const okTargets = [g.p50 < TARGETS.grantP50, wh.p50 < TARGETS.decryptP50, wh.p99 < TARGETS.decryptP99];
-  targetLines.push(`load average now ${loadavg()}`);
-  flush();
+    );
+    targetLines.push(
+      `grant p50 ${fmtMs(g.p50)} ms (target < ${TARGETS.grantP50}): ${met(g.p50 < TARGETS.grantP50)}`,
+      `decrypt whole path p50 ${fmtMs(wh.p50)} ms (target < ${TARGETS.decryptP50}): ${met(wh.p50 < TARGETS.decryptP50)}; with the grant string ${fmtMs(dg.p50)} ms: ${met(dg.p50 < TARGETS.decryptP50)}`,
+      `decrypt whole path p99 ${fmtMs(wh.p99)} ms (target < ${TARGETS.decryptP99}): ${met(wh.p99 < TARGETS.decryptP99)}; with the grant string ${fmtMs(dg.p99)} ms: ${met(dg.p99 < TARGETS.decryptP99)}`,
+    );
+    okTargets.push(g.p50 < TARGETS.grantP50, wh.p50 < TARGETS.decryptP50, wh.p99 < TARGETS.decryptP99);
+    targetLines.push(`load average now ${loadavg()}`);
+    flush();
+  }
 
   // ---------------------------------------------------------------- the big cluster forming
   if (!flags['skip-50']) {

@@ -54,3 +54,14 @@ function newestJs(dir: string, skip: ReadonlySet<string>): number {
   }
   return newest;
 }
+
+/**
+ * Niceness of the nodes after node-0 (`thresh cluster up --follower-niceness`; the cluster
+ * benchmark starts its nodes the same way). Every node bootstraps off node-0
+ * and starts at once; on a machine with few cores node-0 then got a 1/n share of the CPU while
+ * n-1 others dialled it and asked it for peers, its handshakes timed out and were retried. At a
+ * lower priority the followers still use every idle cycle. Measured with 50 nodes on 2 cores
+ * (bench:cluster): every node had a peer 44 s after the first spawn against 71 s at the same
+ * priority, and the cluster served its first grant + decrypt at 71 s against 97 s.
+ */
+export const FOLLOWER_NICENESS = 10;
