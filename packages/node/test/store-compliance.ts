@@ -145,6 +145,34 @@ export function runStoreCompliance(name: string, makeHarness: () => StoreHarness
       expect(await store.policiesByPathHash(random(32))).toEqual({ policies: [], dangling: 0 });
     });
 
+    it('a path lookup sees every write before it, and hands out copies (a store may keep lookups)', async () => {
+      const path = random(32);
+      const p = makePolicy({ pathHash: path });
+      const q = makePolicy({ pathHash: path });
+      expect((await store.policiesByPathHash(path)).policies).toEqual([]);
+      await store.putPolicy(p);
+      const first = await store.policiesByPathHash(path);
+      expect(first.policies).toEqual([p]);
+      first.policies[0].kfrag.fill(0); // a caller's copy: the next lookup is not changed
+      first.policies.push(q);
+      expect((await store.policiesByPathHash(path)).policies).toEqual([p]);
+      await store.putPolicy(q);
+      expect(ids((await store.policiesByPathHash(path)).policies)).toEqual(ids([p, q]));
+      await store.deletePolicy(p.policyId);
+      expect((await store.policiesByPathHash(path)).policies).toEqual([q]);
+      await store.putTombstone(makeTombstone(q.policyId));
+      expect((await store.policiesByPathHash(path)).policies).toEqual([]);
+      // a write queued while a lookup runs: the lookup after it sees the write
+      const r = makePolicy({ pathHash: path });
+      const during = store.policiesByPathHash(path);
+      const put = store.putPolicy(r);
+      await Promise.all([during, put]);
+      expect((await store.policiesByPathHash(path)).policies).toEqual([r]);
+      // a sweep's delete too
+      await store.deletePolicy(r.policyId);
+      expect((await store.policiesByPathHash(path)).policies).toEqual([]);
+    });
+
     it('replaces a policy with the same id, moving its indexes', async () => {
       const p = makePolicy({ expiry: 100 });
       await store.putPolicy(p);
