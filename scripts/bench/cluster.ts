@@ -253,26 +253,24 @@ try {
 
     // Grant latency: a 3-of-5 grant of /bench to a new reader each time (2 warm-up grants first).
     log(`${GRANTS} grants of ${DIR} ${M}-of-${SHARES}`);
-    for (let i = 0; i < 2; i++)
-      await owner.grant({
-        path: DIR,
-        reader: Identity.generate().card,
-        threshold: M,
-        shares: SHARES,
-        ttl: 3600,
-      });
-    const grants: string[] = [];
     let abandoned = 0;
-    const grantMs = await phase('grant', GRANTS, async (i) => {
+    const grantTo = async (reader = Identity.generate(), awaitPublication = false) => {
       const g = await owner.grant({
         path: DIR,
-        reader: readers[i].card,
+        reader: reader.card,
         threshold: M,
         shares: SHARES,
         ttl: 3600,
+        awaitPublication,
       });
-      grants.push(g.grantString);
       abandoned += g.abandoned.length;
+      return g;
+    };
+    for (let i = 0; i < 2; i++) await grantTo();
+    abandoned = 0;
+    const grants: string[] = [];
+    const grantMs = await phase('grant', GRANTS, async (i) => {
+      grants.push((await grantTo(readers[i])).grantString);
     });
     // The maps of the grants above are still being put in the DHT: done before anything else.
     await owner.flush();
@@ -283,14 +281,7 @@ try {
       'grant, one at a time',
       GRANTS,
       async () => {
-        const g = await owner.grant({
-          path: DIR,
-          reader: Identity.generate().card,
-          threshold: M,
-          shares: SHARES,
-          ttl: 3600,
-        });
-        abandoned += g.abandoned.length;
+        await grantTo();
       },
       () => owner.flush(),
     );
@@ -301,15 +292,7 @@ try {
       'grant, awaiting the map publication',
       Math.max(4, Math.ceil(GRANTS / 3)),
       async () => {
-        const g = await owner.grant({
-          path: DIR,
-          reader: Identity.generate().card,
-          threshold: M,
-          shares: SHARES,
-          ttl: 3600,
-          awaitPublication: true,
-        });
-        abandoned += g.abandoned.length;
+        await grantTo(undefined, true);
       },
     );
 
