@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('client over five real nodes', () => {
-  const state: { grant?: string; policyId?: string; file?: Uint8Array } = {};
+  const state: { grant?: string; policyId?: string; file?: Uint8Array; nodeIds?: Uint8Array[] } = {};
 
   it('the owner grants /team 3-of-5 through DHT node selection', async () => {
     const owner = createClient({ identity: ownerId, transport: await transport(), stateDir });
@@ -50,6 +50,7 @@ describe('client over five real nodes', () => {
     expect(new Set(g.nodeIds.map((id) => Buffer.from(id).toString('hex'))).size).toBe(5);
     state.grant = g.grantString;
     state.policyId = g.policyId;
+    state.nodeIds = g.nodeIds;
     state.file = await collect(encryptFile(ownerId, { path: '/team/reports/q3.pdf' }, [plaintext]).stream);
     expect((await owner.policies())[0]).toMatchObject({ policyId: g.policyId, status: 'active' });
   }, 60_000);
@@ -57,6 +58,26 @@ describe('client over five real nodes', () => {
   it('the reader decrypts /team/reports/q3.pdf through libp2p', async () => {
     const reader = createClient({ identity: readerId, transport: await transport() });
     expect(await reader.decrypt(state.file!, { grant: state.grant! })).toEqual(plaintext);
+  }, 60_000);
+
+  it("reaches the holders at addresses its peer store knows (a node's PeerId is its key): no DHT lookup of node records", async () => {
+    const t = await transport();
+    const peerIds = new Set(cluster.nodes.map((n) => n.runtime!.peerId));
+    for (const nodeId of state.nodeIds!) {
+      const known = await t.knownPeer(nodeId);
+      expect(peerIds.has(known!.id)).toBe(true);
+      expect(known!.addrs.length).toBeGreaterThan(0);
+    }
+    expect(await t.knownPeer(Identity.generate().card.signingKey.toCompressedBytes())).toBeUndefined();
+    expect(await t.knownPeer(new Uint8Array(16))).toBeUndefined();
+    const gets = vi.spyOn(t, 'getRecord');
+    const reader = createClient({ identity: readerId, transport: t });
+    expect(await reader.decrypt(state.file!, { grant: state.grant! })).toEqual(plaintext);
+    const nodeRecordGets = gets.mock.calls.filter(([key]) =>
+      new TextDecoder().decode(key).includes('/node/'),
+    );
+    expect(nodeRecordGets).toHaveLength(0);
+    gets.mockRestore();
   }, 60_000);
 
   it('takes grant candidates from its routing table once it knows 2n peers; findGrant finds the map once published', async () => {

@@ -1608,6 +1608,12 @@ export class ThreshClient {
     const cached = this.#peers.get(nodeHex);
     if (cached) return cached;
     const nodeId = fromHexString(nodeHex);
+    // A peer the transport already knows needs no DHT lookup of its record.
+    const known = await this.transport.knownPeer?.(nodeId).catch(() => undefined);
+    if (known) {
+      this.#peers.set(nodeHex, known);
+      return known;
+    }
     try {
       const value = await this.transport.getRecord(makeDhtKey('node', nodeId, nodeRecordDhtId()), signal);
       if (value !== undefined) {

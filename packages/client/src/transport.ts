@@ -5,8 +5,10 @@
  * node's HTTP gateway routes later. Bytes in, bytes out: encoding, verification and node
  * choice stay in the client.
  */
+
+import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { RequestProtocolName } from '@thresh/protocol';
@@ -51,6 +53,12 @@ export interface Transport {
   putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }>;
   /** The newest valid value under `key`, or undefined. */
   getRecord(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /**
+   * Where node `nodeId` (its 33-byte signing key, which is also its libp2p key) can be reached,
+   * if this transport already knows without asking the network (a libp2p host's peer store);
+   * else undefined. Optional: the client falls back to the node's record in the DHT.
+   */
+  knownPeer?(nodeId: Uint8Array): Promise<PeerInfo | undefined>;
   /** Releases the transport's resources (a libp2p host it created). */
   close?(): Promise<void>;
 }
@@ -125,6 +133,28 @@ export class Libp2pTransport implements Transport {
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
     return this.#sessions.call(peer.id, () => target(peer), protocol, requestBytes, { signal });
+  }
+
+  /**
+   * A node's PeerId is its signing key: when the peer store holds addresses for it (a peer of
+   * the routing table, one met before), those, with no DHT lookup for its node record. Noise
+   * authenticates the key on connect, so a stale or wrong address fails, it cannot impersonate.
+   */
+  async knownPeer(nodeId: Uint8Array): Promise<PeerInfo | undefined> {
+    let id: PeerId;
+    try {
+      id = peerIdFromPublicKey(publicKeyFromRaw(nodeId));
+    } catch {
+      return undefined; // not a secp256k1 key
+    }
+    if (id.type !== 'secp256k1') return undefined;
+    try {
+      const peer = await this.host.peerStore.get(id);
+      const addrs = peer.addresses.map((a) => a.multiaddr.toString());
+      return addrs.length > 0 ? { id: id.toString(), addrs } : undefined;
+    } catch {
+      return undefined; // not in the peer store
+    }
   }
 
   async putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }> {
