@@ -93,6 +93,16 @@ export function traced(inner: Transport, current: () => Trace | undefined): Tran
         () => inner.getRecord(key, signal),
         (r) => (r === undefined ? 'miss' : 'hit'),
       ),
+    ...(inner.knownPeer === undefined
+      ? {}
+      : {
+          knownPeer: (nodeId: Uint8Array) =>
+            time(
+              'peer store lookup',
+              () => inner.knownPeer!(nodeId),
+              (r) => (r === undefined ? 'miss' : 'hit'),
+            ),
+        }),
     close: () => inner.close?.() ?? Promise.resolve(),
   };
 }

@@ -158,5 +158,6 @@ export function countingTransport(transport: Transport, protocol: string, onDone
     },
     putRecord: (key, value, signal) => transport.putRecord(key, value, signal),
     getRecord: (key, signal) => transport.getRecord(key, signal),
+    ...(transport.knownPeer === undefined ? {} : { knownPeer: (nodeId) => transport.knownPeer!(nodeId) }),
   };
 }
