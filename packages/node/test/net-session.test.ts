@@ -234,7 +234,8 @@ describe('session protocol', () => {
     const peer = h.peerId.toString();
     const body = new Uint8Array(8 * 1024);
     expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
-    const calls = Array.from({ length: 200 }, () => fresh.call(peer, at(h), 'nodeRecord', body));
+    // revoke: a write, not sent again on a new session when its session ends under it
+    const calls = Array.from({ length: 200 }, () => fresh.call(peer, at(h), 'revoke', body));
     await new Promise((r) => setTimeout(r, 5));
     await client.hangUp(h.peerId); // every stream of the connection dies, some calls mid-write
     const settled = await Promise.allSettled(calls);
@@ -243,6 +244,24 @@ describe('session protocol', () => {
     }
     expect(settled.some((r) => r.status === 'rejected')).toBe(true);
     expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('again'))).length).toBe(5);
+    await fresh.close();
+  });
+
+  it('a read whose kept session ends under it goes once more on a new one: answered, or unreachable if the node is gone', async () => {
+    const h = await host();
+    await serveSessions(h, await serveAll(h));
+    const fresh = new SessionPool(client);
+    const peer = h.peerId.toString();
+    const body = new Uint8Array(8 * 1024);
+    expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
+    const calls = Array.from({ length: 50 }, () => fresh.call(peer, at(h), 'nodeRecord', body));
+    await new Promise((r) => setTimeout(r, 5));
+    await client.hangUp(h.peerId); // the node is still there: every call is answered
+    for (const r of await Promise.allSettled(calls)) expect(r.status).toBe('fulfilled');
+    // the node stops: a call on the session kept from before is unreachable, not a stream error
+    expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
+    await h.stop();
+    await expectCode(fresh.call(peer, at(h), 'nodeRecord', body), 'ERR_UNREACHABLE');
     await fresh.close();
   });
 

@@ -130,32 +130,43 @@ export class SessionPool {
       return undefined;
     };
 
-    let session: Session;
-    try {
-      session = await raceAbort(this.#session(peerId, to), signal);
-    } catch (e) {
-      if (e instanceof UnsupportedProtocolError) {
-        this.#perStream.set(peerId, Date.now() + SESSION_POOL_DEFAULTS.fallbackMs);
-        return request(this.#libp2p, to(), PROTOCOL_IDS[protocol], body, {
-          signal: callerSignal,
-          timeoutMs,
-          maxResponseBytes: limits.maxResponseBytes,
-        });
+    const attempt = async (again: boolean): Promise<Uint8Array> => {
+      const reused = this.#sessions.has(peerId);
+      let session: Session;
+      try {
+        session = await raceAbort(this.#session(peerId, to), signal);
+      } catch (e) {
+        if (e instanceof UnsupportedProtocolError) {
+          this.#perStream.set(peerId, Date.now() + SESSION_POOL_DEFAULTS.fallbackMs);
+          return request(this.#libp2p, to(), PROTOCOL_IDS[protocol], body, {
+            signal: callerSignal,
+            timeoutMs,
+            maxResponseBytes: limits.maxResponseBytes,
+          });
+        }
+        throw aborted(e) ?? e;
       }
-      throw aborted(e) ?? e;
-    }
-    try {
-      return await session.call(protocol, body, signal);
-    } catch (e) {
-      const err = aborted(e);
-      if (err != null) throw err;
-      // The session died of a timeout below us (a cut link: libp2p gave up on the connection):
-      // for the caller that is this request timing out, as it would on a stream of its own.
-      if (e instanceof StreamError && causedByTimeout(e)) {
-        throw new TimeoutError(timeoutMs, `${PROTOCOL_IDS[protocol]}: ${e.message}`, { cause: e });
+      try {
+        return await session.call(protocol, body, signal);
+      } catch (e) {
+        const err = aborted(e);
+        if (err != null) throw err;
+        // The session died of a timeout below us (a cut link: libp2p gave up on the connection):
+        // for the caller that is this request timing out, as it would on a stream of its own.
+        if (e instanceof StreamError && causedByTimeout(e)) {
+          throw new TimeoutError(timeoutMs, `${PROTOCOL_IDS[protocol]}: ${e.message}`, { cause: e });
+        }
+        // A session kept from before this call that ended under it (the peer closed the
+        // connection: it stopped or died since) tells nothing of the peer now. A read goes once
+        // more on a new session, whose dial does tell (unreachable, or an answer); a write is
+        // not sent twice.
+        if (again && reused && RETRIED.has(protocol) && e instanceof StreamError && session.ended) {
+          return attempt(false);
+        }
+        throw e;
       }
-      throw e;
-    }
+    };
+    return attempt(true);
   }
 
   /** Closes every session; later calls go per stream. */
@@ -229,6 +240,9 @@ interface Pending {
   maxResponseBytes: number;
 }
 
+/** The requests that only read: safe to send again when the session under them ended. */
+const RETRIED: ReadonlySet<RequestProtocolName> = new Set<RequestProtocolName>(['reencrypt', 'nodeRecord']);
+
 /** One session stream: calls out, replies matched back by id. */
 class Session {
   readonly #stream: Stream;
@@ -290,6 +304,11 @@ class Session {
     } finally {
       this.#release(protocol);
     }
+  }
+
+  /** Whether the session is over (closed, or its stream ended or failed). */
+  get ended(): boolean {
+    return this.#ended != null;
   }
 
   close(): void {
