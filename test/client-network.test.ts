@@ -60,7 +60,7 @@ describe('client over five real nodes', () => {
     expect(await reader.decrypt(state.file!, { grant: state.grant! })).toEqual(plaintext);
   }, 60_000);
 
-  it("reaches the holders at addresses its peer store knows (a node's PeerId is its key): no DHT lookup of node records", async () => {
+  it("reaches holders it is connected to without a DHT lookup of their node records (a node's PeerId is its key)", async () => {
     const t = await transport();
     const peerIds = new Set(cluster.nodes.map((n) => n.runtime!.peerId));
     for (const nodeId of state.nodeIds!) {

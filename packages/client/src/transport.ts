@@ -55,8 +55,9 @@ export interface Transport {
   getRecord(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /**
    * Where node `nodeId` (its 33-byte signing key, which is also its libp2p key) can be reached,
-   * if this transport already knows without asking the network (a libp2p host's peer store);
-   * else undefined. Optional: the client falls back to the node's record in the DHT.
+   * if this transport already knows without asking the network (a libp2p host's open
+   * connection to it); else undefined. Optional: the client falls back to the node's record in
+   * the DHT.
    */
   knownPeer?(nodeId: Uint8Array): Promise<PeerInfo | undefined>;
   /** Releases the transport's resources (a libp2p host it created). */
@@ -136,9 +137,11 @@ export class Libp2pTransport implements Transport {
   }
 
   /**
-   * A node's PeerId is its signing key: when the peer store holds addresses for it (a peer of
-   * the routing table, one met before), those, with no DHT lookup for its node record. Noise
-   * authenticates the key on connect, so a stale or wrong address fails, it cannot impersonate.
+   * A node's PeerId is its signing key: when this host has an open connection to it, the
+   * addresses of that connection, with no DHT lookup for its node record. Only a live
+   * connection counts: the peer store also keeps addresses a restarted node no longer listens
+   * on (the fault tests caught a reader dialling such an address), while its DHT record is
+   * republished on every start. Noise authenticated the key when the connection opened.
    */
   async knownPeer(nodeId: Uint8Array): Promise<PeerInfo | undefined> {
     let id: PeerId;
@@ -148,13 +151,9 @@ export class Libp2pTransport implements Transport {
       return undefined; // not a secp256k1 key
     }
     if (id.type !== 'secp256k1') return undefined;
-    try {
-      const peer = await this.host.peerStore.get(id);
-      const addrs = peer.addresses.map((a) => a.multiaddr.toString());
-      return addrs.length > 0 ? { id: id.toString(), addrs } : undefined;
-    } catch {
-      return undefined; // not in the peer store
-    }
+    const open = this.host.getConnections(id).filter((c) => c.status === 'open');
+    if (open.length === 0) return undefined;
+    return { id: id.toString(), addrs: [...new Set(open.map((c) => c.remoteAddr.toString()))] };
   }
 
   async putRecord(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<{ accepted: number }> {
