@@ -227,18 +227,26 @@ describe('session protocol', () => {
     expect(decoder.decode(await pool.call(peer, at(idleServer), 'revoke', encoder.encode('b')))).toBe('b');
   });
 
-  it('a session cut under load fails its calls with typed errors; the next call opens a new one', async () => {
+  /**
+   * A new node host and pool with one session open, `count` calls of `protocol` in flight on it,
+   * then the client hangs up (every stream of the connection dies, some calls mid-write).
+   */
+  async function cutUnderLoad(protocol: 'revoke' | 'nodeRecord', count: number) {
     const h = await host();
     await serveSessions(h, await serveAll(h));
     const fresh = new SessionPool(client);
     const peer = h.peerId.toString();
     const body = new Uint8Array(8 * 1024);
     expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
-    // revoke: a write, not sent again on a new session when its session ends under it
-    const calls = Array.from({ length: 200 }, () => fresh.call(peer, at(h), 'revoke', body));
+    const calls = Array.from({ length: count }, () => fresh.call(peer, at(h), protocol, body));
     await new Promise((r) => setTimeout(r, 5));
-    await client.hangUp(h.peerId); // every stream of the connection dies, some calls mid-write
-    const settled = await Promise.allSettled(calls);
+    await client.hangUp(h.peerId);
+    return { h, fresh, peer, body, settled: await Promise.allSettled(calls) };
+  }
+
+  it('a session cut under load fails its calls with typed errors; the next call opens a new one', async () => {
+    // revoke: a write, not sent again on a new session when its session ends under it
+    const { h, fresh, peer, settled } = await cutUnderLoad('revoke', 200);
     for (const r of settled) {
       if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TransportError);
     }
@@ -248,16 +256,9 @@ describe('session protocol', () => {
   });
 
   it('a read whose kept session ends under it goes once more on a new one: answered, or unreachable if the node is gone', async () => {
-    const h = await host();
-    await serveSessions(h, await serveAll(h));
-    const fresh = new SessionPool(client);
-    const peer = h.peerId.toString();
-    const body = new Uint8Array(8 * 1024);
-    expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
-    const calls = Array.from({ length: 50 }, () => fresh.call(peer, at(h), 'nodeRecord', body));
-    await new Promise((r) => setTimeout(r, 5));
-    await client.hangUp(h.peerId); // the node is still there: every call is answered
-    for (const r of await Promise.allSettled(calls)) expect(r.status).toBe('fulfilled');
+    const { h, fresh, peer, body, settled } = await cutUnderLoad('nodeRecord', 50);
+    // the node is still there: every call is answered
+    for (const r of settled) expect(r.status).toBe('fulfilled');
     // the node stops: a call on the session kept from before is unreachable, not a stream error
     expect((await fresh.call(peer, at(h), 'nodeRecord', body)).length).toBe(body.length);
     await h.stop();
