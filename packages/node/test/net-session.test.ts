@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { PING_PROTOCOL } from '@libp2p/ping';
 import { lpStream } from '@libp2p/utils';
 import { createThreshLibp2p, SessionPool, type ThreshLibp2p, TransportError } from '@thresh/client';
 import {
@@ -281,6 +282,90 @@ describe('session protocol', () => {
       expect(r.status).toBe('rejected');
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransportError);
     }
+    await fresh.close();
+  });
+
+  /**
+   * A call that times out on the client (the node answers storePolicy only after 300 ms): by the
+   * pool's own deadline, or by a deadline signal of the caller's (as the client passes them).
+   */
+  async function timeOutOnce(fresh: SessionPool, h: ThreshLibp2p, by: 'timeoutMs' | 'signal' = 'timeoutMs') {
+    const peer = h.peerId.toString();
+    expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('hi'))).length).toBe(2);
+    const [before] = client.getConnections(h.peerId);
+    const call = (opts: { timeoutMs?: number; signal?: AbortSignal }) =>
+      fresh.call(peer, at(h), 'storePolicy', encoder.encode('x'), opts);
+    if (by === 'timeoutMs') await expectCode(call({ timeoutMs: 100 }), 'ERR_TIMEOUT');
+    else await expectCode(call({ signal: AbortSignal.timeout(100) }), 'ERR_ABORTED');
+    return { peer, before };
+  }
+
+  it('after a timed-out call, a connection whose node answers a ping is kept', async () => {
+    const h = await host();
+    await serveSessions(h, await serveAll(h));
+    const pinged: string[] = [];
+    const fresh = new SessionPool(client, {
+      probe: async (p, signal) => {
+        pinged.push(p.toString());
+        return client.services.ping.ping(p, { signal });
+      },
+    });
+    const { peer, before } = await timeOutOnce(fresh, h);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pinged).toEqual([peer]);
+    expect(before.status).toBe('open');
+    expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('again'))).length).toBe(5);
+    expect(client.getConnections(h.peerId).map((c) => c.id)).toEqual([before.id]);
+    await fresh.close();
+  });
+
+  it.each(['timeoutMs', 'signal'] as const)(
+    'after a call timed out (deadline by %s), a connection whose node does not answer a ping is aborted; the next call dials anew',
+    async (by) => {
+      const h = await host();
+      await serveSessions(h, await serveAll(h));
+      // the link looks dead: ping streams open, and nothing ever comes back on them
+      await h.unhandle(PING_PROTOCOL);
+      await h.handle(PING_PROTOCOL, () => {});
+      const fresh = new SessionPool(client, { probeTimeoutMs: 300 });
+      const { peer, before } = await timeOutOnce(fresh, h, by);
+      for (let i = 0; i < 50 && before.status === 'open'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(before.status).not.toBe('open');
+      expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('again'))).length).toBe(5);
+      expect(client.getConnections(h.peerId).map((c) => c.id)).not.toContain(before.id);
+      await fresh.close();
+    },
+  );
+
+  it('a call the caller cancels (not a deadline) does not make the pool ping', async () => {
+    const h = await host();
+    await serveSessions(h, await serveAll(h));
+    const pinged: string[] = [];
+    const fresh = new SessionPool(client, {
+      probe: async (p) => {
+        pinged.push(p.toString());
+      },
+    });
+    const peer = h.peerId.toString();
+    const cancel = new AbortController();
+    const call = fresh.call(peer, at(h), 'storePolicy', encoder.encode('x'), { signal: cancel.signal });
+    setTimeout(() => cancel.abort(new Error('enough answers')), 100);
+    await expectCode(call, 'ERR_ABORTED');
+    await timeOutOnce(fresh, h, 'signal');
+    expect(pinged).toEqual([peer]);
+    await fresh.close();
+  });
+
+  it('without a ping service and no probe given, a timed-out call leaves the connection alone', async () => {
+    const h = await host();
+    await serveSessions(h, await serveAll(h));
+    await h.unhandle(PING_PROTOCOL);
+    await h.handle(PING_PROTOCOL, () => {});
+    const fresh = new SessionPool({ dial: client.dial.bind(client) });
+    const { peer, before } = await timeOutOnce(fresh, h);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(before.status).toBe('open');
+    expect((await fresh.call(peer, at(h), 'nodeRecord', encoder.encode('again'))).length).toBe(5);
     await fresh.close();
   });
 

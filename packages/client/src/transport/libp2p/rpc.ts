@@ -79,7 +79,7 @@ export async function request(
     return undefined;
   };
 
-  const stream = await openStream(libp2p, peer, protocol, signal, aborted);
+  const { stream } = await openStream(libp2p, peer, protocol, signal, aborted);
   try {
     const reply = await exchange(stream, requestBytes, maxResponseBytes, signal);
     void linger(stream);
@@ -91,8 +91,8 @@ export async function request(
 }
 
 /**
- * Dials `peer` (reusing a connection libp2p already has) and opens a stream of `protocol`,
- * turning failures into TransportErrors; `aborted` names a failure caused by a fired signal.
+ * Dials `peer` (reusing a connection libp2p already has) and opens a stream of `protocol` on
+ * it, turning failures into TransportErrors; `aborted` names a failure caused by a fired signal.
  */
 export async function openStream(
   libp2p: Dialer,
@@ -100,7 +100,7 @@ export async function openStream(
   protocol: string,
   signal: AbortSignal,
   aborted: (cause: unknown) => TransportError | undefined,
-): Promise<Stream> {
+): Promise<{ stream: Stream; connection: Connection }> {
   let connection: Connection;
   try {
     connection = await libp2p.dial(peer, { signal });
@@ -108,7 +108,7 @@ export async function openStream(
     throw aborted(e) ?? new UnreachableError(`cannot dial ${describe(peer)}: ${message(e)}`, { cause: e });
   }
   try {
-    return await connection.newStream(protocol, { signal });
+    return { stream: await connection.newStream(protocol, { signal }), connection };
   } catch (e) {
     const err = aborted(e);
     if (err != null) throw err;
@@ -211,10 +211,10 @@ function describe(peer: RequestTarget): string {
   return Array.isArray(peer) ? peer.map((ma) => ma.toString()).join(',') : peer.toString();
 }
 
-function errorName(e: unknown): string | undefined {
+export function errorName(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;
 }
 
-function message(e: unknown): string {
+export function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

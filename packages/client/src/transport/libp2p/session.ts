@@ -11,8 +11,15 @@
  * one protocol in flight to one peer are capped at that protocol's `maxStreamsPerPeer`; more
  * wait their turn here rather than collect BUSY answers. A node that does not speak the
  * protocol is remembered, and its calls take the per-stream path (rpc.ts `request`).
+ *
+ * A call that times out may mean a slow node, or a connection that is dead without libp2p
+ * knowing it yet (a cut link: TCP holds the bytes and backs off, and libp2p's connection monitor
+ * pings only once a minute here). The pool then pings the node at once; when the ping goes
+ * unanswered too, it aborts the connection, so the next call dials afresh instead of queueing
+ * behind the dead one (after a partition heals, the old connection's next TCP retransmission
+ * may be tens of seconds away).
  */
-import type { Stream } from '@libp2p/interface';
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import {
@@ -34,7 +41,7 @@ import {
   UnsupportedProtocolError,
 } from '../errors.js';
 import { plainBytes } from './bytes.js';
-import { type Dialer, openStream, type RequestTarget, request } from './rpc.js';
+import { type Dialer, errorName, message, openStream, type RequestTarget, request } from './rpc.js';
 
 /** Defaults of {@link SessionPoolOptions}. */
 export const SESSION_POOL_DEFAULTS = {
@@ -47,13 +54,30 @@ export const SESSION_POOL_DEFAULTS = {
    * again. Short: a node that has just started answers "unsupported" until its handlers are up.
    */
   fallbackMs: 60_000,
+  /** How long the ping after a timed-out call may take before the connection is aborted. */
+  probeTimeoutMs: 5_000,
 } as const;
+
+/** Asks whether `peer` still answers on the connection we have (libp2p's ping). */
+export type SessionProbe = (peer: PeerId, signal: AbortSignal) => Promise<unknown>;
 
 export interface SessionPoolOptions {
   /** @default SESSION_POOL_DEFAULTS.idleMs */
   idleMs?: number;
   /** @default SESSION_POOL_DEFAULTS.openTimeoutMs */
   openTimeoutMs?: number;
+  /**
+   * The check run after a call times out; when it fails, the session's connection is aborted.
+   * @default the dialer's own ping service (`services.ping`), if it has one; else no check
+   */
+  probe?: SessionProbe;
+  /** @default SESSION_POOL_DEFAULTS.probeTimeoutMs */
+  probeTimeoutMs?: number;
+}
+
+/** A host with libp2p's ping service, as thresh's hosts have (host.ts). */
+interface WithPing {
+  services?: { ping?: { ping(peer: PeerId, options: { signal: AbortSignal }): Promise<number> } };
 }
 
 export interface SessionCallOptions {
@@ -67,15 +91,22 @@ export class SessionPool {
   readonly #libp2p: Dialer;
   readonly #idleMs: number;
   readonly #openTimeoutMs: number;
+  readonly #probe: SessionProbe | undefined;
+  readonly #probeTimeoutMs: number;
   readonly #sessions = new Map<string, Promise<Session>>();
+  /** Sessions whose connection is being checked after a timed-out call. */
+  readonly #probing = new WeakSet<Session>();
   /** Peers that answered "unsupported protocol", with when to try a session again. */
   readonly #perStream = new Map<string, number>();
   #closed = false;
 
-  constructor(libp2p: Dialer, options: SessionPoolOptions = {}) {
+  constructor(libp2p: Dialer & WithPing, options: SessionPoolOptions = {}) {
     this.#libp2p = libp2p;
     this.#idleMs = options.idleMs ?? SESSION_POOL_DEFAULTS.idleMs;
     this.#openTimeoutMs = options.openTimeoutMs ?? SESSION_POOL_DEFAULTS.openTimeoutMs;
+    const ping = libp2p.services?.ping;
+    this.#probe = options.probe ?? (ping == null ? undefined : (peer, signal) => ping.ping(peer, { signal }));
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? SESSION_POOL_DEFAULTS.probeTimeoutMs;
   }
 
   /** Sessions open (or opening) now; for tests and status. */
@@ -130,8 +161,8 @@ export class SessionPool {
       return undefined;
     };
 
+    const started = performance.now();
     const attempt = async (again: boolean): Promise<Uint8Array> => {
-      const reused = this.#sessions.has(peerId);
       let session: Session;
       try {
         session = await raceAbort(this.#session(peerId, to), signal);
@@ -150,17 +181,29 @@ export class SessionPool {
         return await session.call(protocol, body, signal);
       } catch (e) {
         const err = aborted(e);
+        // Given up for want of a reply in time: our deadline, or the caller's (the client passes
+        // its store and re-encrypt deadlines as signals: AbortSignal.timeout's reason is a
+        // TimeoutError). Not when the caller cancelled for its own reasons.
+        if (deadline.aborted || (err != null && errorName(callerSignal?.reason) === 'TimeoutError')) {
+          this.#check(session);
+        }
         if (err != null) throw err;
         // The session died of a timeout below us (a cut link: libp2p gave up on the connection):
         // for the caller that is this request timing out, as it would on a stream of its own.
         if (e instanceof StreamError && causedByTimeout(e)) {
           throw new TimeoutError(timeoutMs, `${PROTOCOL_IDS[protocol]}: ${e.message}`, { cause: e });
         }
-        // A session kept from before this call that ended under it (the peer closed the
+        // A session opened before this call started that ended under it (the peer closed the
         // connection: it stopped or died since) tells nothing of the peer now. A read goes once
         // more on a new session, whose dial does tell (unreachable, or an answer); a write is
-        // not sent twice.
-        if (again && reused && RETRIED.has(protocol) && e instanceof StreamError && session.ended) {
+        // not sent twice. A session opened for this call (or beside it) that ends is the answer.
+        if (
+          again &&
+          session.openedAt < started &&
+          RETRIED.has(protocol) &&
+          e instanceof StreamError &&
+          session.ended
+        ) {
           return attempt(false);
         }
         throw e;
@@ -175,6 +218,28 @@ export class SessionPool {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     await Promise.all(sessions.map((s) => s.then((x) => x.close()).catch(() => {})));
+  }
+
+  /**
+   * After a call on `session` timed out: pings its node, and aborts the session's connection
+   * when no answer comes in time. One check per session at a time.
+   */
+  #check(session: Session): void {
+    const probe = this.#probe;
+    if (probe == null || session.ended || this.#probing.has(session)) return;
+    this.#probing.add(session);
+    const connection = session.connection;
+    probe(connection.remotePeer, AbortSignal.timeout(this.#probeTimeoutMs)).then(
+      () => this.#probing.delete(session),
+      (e: unknown) => {
+        this.#probing.delete(session);
+        // A node that answers "unsupported protocol" is there; anything else, the link is not.
+        if (errorName(e) === 'UnsupportedProtocolError' || session.ended) return;
+        connection.abort(
+          new Error(`no answer to a ping after a timed-out call: ${message(e)}`, { cause: e }),
+        );
+      },
+    );
   }
 
   #session(peerId: string, target: () => RequestTarget): Promise<Session> {
@@ -204,15 +269,15 @@ export class SessionPool {
           )
         : undefined;
     const to = target();
-    let stream: Stream;
+    let opened: { stream: Stream; connection: Connection };
     try {
-      stream = await openStream(this.#libp2p, to, SESSION_PROTOCOL_ID, deadline, timedOut);
+      opened = await openStream(this.#libp2p, to, SESSION_PROTOCOL_ID, deadline, timedOut);
     } catch (e) {
       // The addresses we were given may be stale (a node restarted on another port, its new
       // record not yet in the DHT): libp2p's peer store may know newer ones, learned from kad
       // answers. One more try by PeerId alone lets it use them.
       if (!(e instanceof UnreachableError) || !Array.isArray(to)) throw e;
-      stream = await openStream(
+      opened = await openStream(
         this.#libp2p,
         peerIdFromString(peerId),
         SESSION_PROTOCOL_ID,
@@ -220,7 +285,7 @@ export class SessionPool {
         timedOut,
       );
     }
-    const session = new Session(stream, peerId, this.#idleMs, () => {
+    const session = new Session(opened.stream, opened.connection, peerId, this.#idleMs, () => {
       const current = this.#sessions.get(peerId);
       void current?.then(
         (s) => {
@@ -253,10 +318,14 @@ class Session {
   readonly #waiting = new Map<RequestProtocolName, Array<() => void>>();
   #nextId = 1;
   #ended: TransportError | undefined;
+  /** When the session's stream was opened (performance.now()). */
+  readonly openedAt = performance.now();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     stream: Stream,
+    /** The connection the stream runs on. */
+    readonly connection: Connection,
     private readonly peerId: string,
     private readonly idleMs: number,
     private readonly onEnd: () => void,
@@ -288,7 +357,11 @@ class Session {
       reply.catch(() => {});
       clearTimeout(this.#idleTimer);
       try {
-        await this.#lp.write(SessionCall.encode({ id, protocol, body }), { signal });
+        // A write waiting for the peer's window does not fail when the stream is aborted under
+        // it; the session's end (which rejects `reply`) ends the call then, not its deadline.
+        const written = this.#lp.write(SessionCall.encode({ id, protocol, body }), { signal });
+        written.catch(() => {});
+        await Promise.race([written, reply]);
         return await raceAbort(reply, signal);
       } finally {
         this.#pending.delete(id);
@@ -420,8 +493,4 @@ function causedByTimeout(e: unknown): boolean {
     if (c.name === 'TimeoutError') return true;
   }
   return false;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
