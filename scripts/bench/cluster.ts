@@ -18,6 +18,10 @@
  * --skip-50, --formation-only (only the big cluster forming), --grants N, --decrypts N, --seconds S (per throughput level), --concurrency 16,64,
  * --min-peers K (3). Targets (issue #6): decrypt p50 < 15 ms and p99 < 50 ms; grant p50 < 150 ms;
  * 50 nodes formed in < 60 s. Wall-clock targets live here, never in tests.
+ *
+ * `npm run bench:cluster` runs it with `node --import @thresh/client/fast-keys`, as an app
+ * should (docs/LIBRARY.md): this process's libp2p keys then go through libsecp256k1, as the
+ * node processes' (bundled CLI) do. The header says which it ran with.
  */
 import '@thresh/protocol/polyfill';
 import { readFileSync } from 'node:fs';
@@ -26,6 +30,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient, Libp2pTransport } from '@thresh/client';
+import { fastKeysInUse } from '@thresh/client/fast-keys';
 import { bytesEqual, collect, curveBackendName, encryptFile, Identity } from '@thresh/protocol';
 import {
   cpuSeconds,
@@ -194,6 +199,7 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);
 
+const fastKeys = await fastKeysInUse();
 const ownerId = Identity.generate();
 const plaintext = crypto.getRandomValues(new Uint8Array(1024));
 const lines: string[] = [];
@@ -207,6 +213,9 @@ function flush(last = false): void {
     );
     console.log(
       `real node processes (thresh node start, one crypto worker each, as thresh cluster up runs them, log level warn) on 127.0.0.1; the client library in this process over libp2p`,
+    );
+    console.log(
+      `this process's libp2p secp256k1 keys: ${fastKeys ? 'libsecp256k1 (@thresh/client/fast-keys)' : 'noble only (run it with node --import @thresh/client/fast-keys, as npm run bench:cluster does)'}`,
     );
     console.log(
       `load average (1, 5, 15 min) at the start ${loadAtStart} (other processes on this machine share its ${cpus().length} cores)\n`,
