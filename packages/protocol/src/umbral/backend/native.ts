@@ -10,6 +10,7 @@ import type { CurveBackend, Point } from './types.js';
  */
 const toP = (b: Uint8Array): Point => b as unknown as Point;
 const fromP = (p: Point): Uint8Array => p as unknown as Uint8Array;
+const MINUS_ONE = CURVE_ORDER - 1n;
 
 export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
   const mul = (p: Uint8Array, k: bigint): Point | null => {
@@ -18,6 +19,17 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
     const rc = lib.publicKeyTweakMul(out, p, scalarToBytes(k));
     if (rc !== 0) throw new Error(`libsecp256k1 publicKeyTweakMul failed (${rc})`);
     return toP(out);
+  };
+  /** k*P as a term of a sum: 1 and -1 (the proofs' "- e2") need no multiplication. */
+  const term = (p: Uint8Array, k: bigint): Uint8Array | null => {
+    if (k === 1n) return p;
+    if (k === MINUS_ONE) {
+      const out = new Uint8Array(33);
+      lib.publicKeyNegate(out, p);
+      return out;
+    }
+    const t = mul(p, k);
+    return t === null ? null : fromP(t);
   };
   const combine = (points: Uint8Array[]): Point | null => {
     if (points.length === 0) return null;
@@ -59,8 +71,8 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
     linearCombination(points, scalars) {
       const terms: Uint8Array[] = [];
       for (let i = 0; i < points.length; i++) {
-        const t = scalars[i] === 1n ? points[i] : mul(fromP(points[i]), scalars[i]);
-        if (t !== null) terms.push(fromP(t));
+        const t = term(fromP(points[i]), scalars[i]);
+        if (t !== null) terms.push(t);
       }
       return combine(terms);
     },
@@ -68,8 +80,8 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
       for (const { points, scalars } of equations) {
         const terms: Uint8Array[] = [];
         for (let i = 0; i < points.length; i++) {
-          const t = mul(fromP(points[i]), scalars[i]);
-          if (t !== null) terms.push(fromP(t));
+          const t = term(fromP(points[i]), scalars[i]);
+          if (t !== null) terms.push(t);
         }
         if (combine(terms) !== null) return false;
       }
