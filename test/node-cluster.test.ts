@@ -71,6 +71,14 @@ afterAll(async () => {
   await cluster.cleanup();
 });
 
+/** A node's `thresh_crypto_workers_ready` gauge, from its /metrics. */
+async function workersReady(i: number): Promise<number> {
+  const text = await (await fetch(`${cluster.nodes[i].runtime!.http}/metrics`)).text();
+  const m = /^thresh_crypto_workers_ready(?:\{[^}]*\})? (\d+)$/m.exec(text);
+  if (!m) throw new Error('no thresh_crypto_workers_ready in /metrics');
+  return Number(m[1]);
+}
+
 describe('three real nodes', () => {
   const state: {
     cards?: Identity['card'][];
@@ -79,6 +87,10 @@ describe('three real nodes', () => {
     secrets?: Uint8Array[];
     levelPk?: ReturnType<ReturnType<typeof pathKey>['publicKey']>;
   } = {};
+
+  it('a fresh node, holding no policy, has started no crypto worker yet', async () => {
+    for (let i = 0; i < 3; i++) expect(await workersReady(i), `node ${i}`).toBe(0);
+  });
 
   it('each node answers node-record with a record signed by its own key', async () => {
     state.cards = [];
@@ -194,6 +206,9 @@ describe('three real nodes', () => {
   it('re-encrypts through libp2p (node 1) and HTTP (node 2); the reader verifies and decrypts', async () => {
     const a = await reencryptVia(0, false);
     const b = await reencryptVia(1, true);
+    // the first re-encryption started their workers
+    expect(await workersReady(0)).toBeGreaterThan(0);
+    expect(await workersReady(1)).toBeGreaterThan(0);
     const verified = [a.item, b.item].map((item) => {
       if (!('cfrag' in item) || !item.cfrag) throw new Error(`no cfrag: ${JSON.stringify(item)}`);
       expect(item.level).toBe(1); // the /team level
@@ -215,6 +230,8 @@ describe('three real nodes', () => {
     expect(await n.stop()).toBe(0);
     await n.start(['--bootstrap', cluster.nodes[0].bootstrapAddr]);
     expect(n.runtime!.peerId).toBe(before);
+    // it holds a policy: its workers started with it, before any request
+    expect(await workersReady(2)).toBeGreaterThan(0);
     const { item } = await reencryptVia(2, false);
     expect(isReencryptResult(item as never)).toBe(true);
   });

@@ -44,6 +44,8 @@ export interface MetricsInit {
   policies?: () => number | Promise<number>;
   /** Connected peers, read at each scrape. */
   peers?: () => number | Promise<number>;
+  /** Crypto worker threads loaded and serving, read at each scrape (0 until the first batch). */
+  workersReady?: () => number | Promise<number>;
   /** Register prom-client's default process metrics (CPU, memory, event loop, GC). @default true */
   processMetrics?: boolean;
   /** Extra labels on every series (e.g. { node: '<peer id>' } when several nodes share a scrape). */
@@ -63,6 +65,7 @@ export class NodeMetrics {
   readonly sweepDeleted: Counter<'kind'>;
   readonly policies: Gauge;
   readonly peers: Gauge;
+  readonly workersReady: Gauge;
 
   constructor(init: MetricsInit = {}) {
     const registry = new Registry();
@@ -101,8 +104,15 @@ export class NodeMetrics {
       init.log,
     );
     this.peers = scrapedGauge('thresh_peers', 'Connected libp2p peers.', init.peers, init.log);
+    this.workersReady = scrapedGauge(
+      'thresh_crypto_workers_ready',
+      'Crypto worker threads loaded and serving (they start on the first re-encryption unless the node held policies at start).',
+      init.workersReady,
+      init.log,
+    );
     registry.registerMetric(this.policies);
     registry.registerMetric(this.peers);
+    registry.registerMetric(this.workersReady);
     if (init.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   }
 

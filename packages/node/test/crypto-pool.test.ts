@@ -25,7 +25,7 @@ import {
   type ReencryptItem,
   type ReencryptResult,
 } from '../src/crypto/index.js';
-import { crashWorkerForTests } from '../src/crypto/pool.js';
+import { crashWorkerForTests, failWorkerStartsForTests } from '../src/crypto/pool.js';
 
 const enc = new TextEncoder();
 
@@ -229,6 +229,47 @@ describe('CryptoPool', () => {
     }
     await expect(pool.reencryptBatch([])).rejects.toMatchObject({ reason: 'stopped' });
     expect(pool.stats()).toMatchObject({ ready: 0, busy: 0, queuedJobs: 0 });
+  });
+
+  describe('started on first use', () => {
+    function lazy(init: CryptoPoolInit = {}): CryptoPool {
+      const pool = new CryptoPool({ workers: 2, startOnFirstUse: true, ...init });
+      pools.push(pool);
+      return pool;
+    }
+
+    it('starts its workers on the first batch; concurrent first batches share one start', async () => {
+      const pool = lazy();
+      expect(pool.stats()).toMatchObject({ workers: 2, ready: 0 });
+      expect(await pool.reencryptBatch([])).toEqual([]); // nothing to do: nothing started
+      expect(pool.stats().ready).toBe(0);
+      const [a, b] = await Promise.all([
+        pool.reencryptBatch(pairItems(fx)),
+        pool.reencryptBatch(pairItems(fx)),
+      ]);
+      expectPairsDecrypt(fx, a);
+      expectPairsDecrypt(fx, b);
+      expect(pool.stats()).toMatchObject({ workers: 2, ready: 2 });
+    });
+
+    it('a failed start fails that batch; the next batch starts it', async () => {
+      const pool = lazy({ workers: 1, testHooks: true });
+      failWorkerStartsForTests(pool, 1);
+      const messages = fx.messages.slice(0, 2);
+      const items = pairItems({ ...fx, messages });
+      await expect(pool.reencryptBatch(items)).rejects.toMatchObject({
+        name: 'CryptoPoolError',
+        reason: 'worker-start',
+      });
+      expectPairsDecrypt(fx, await pool.reencryptBatch(items), messages);
+    });
+
+    it('once stopped (even never started), it does not start again on a batch', async () => {
+      const pool = lazy();
+      await pool.stop();
+      await expect(pool.reencryptBatch(pairItems(fx))).rejects.toMatchObject({ reason: 'stopped' });
+      expect(pool.stats().ready).toBe(0);
+    });
   });
 
   it('can start again after stop', async () => {

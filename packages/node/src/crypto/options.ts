@@ -13,6 +13,13 @@ export interface CryptoPoolInit {
    * Default: the number of cores (`os.availableParallelism()`), as the node's `workers` option.
    */
   workers?: number;
+  /**
+   * Start the workers on the first batch instead of waiting for `start()`: the first batch
+   * waits for them (~0.3 s of CPU per worker here); a failed start fails that batch and the
+   * next batch tries again. A node with no policies never re-encrypts, so it never pays for
+   * its workers. Default: false.
+   */
+  startOnFirstUse?: boolean;
   /** Metrics hook, called once per completed non-empty batch with its size and wall time. Default: none. */
   onBatch?: (size: number, ms: number) => void;
   /** Component logger (worker crashes, hook failures). Default: silent. */

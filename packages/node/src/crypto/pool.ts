@@ -63,6 +63,7 @@ type FromWorker =
 const silent: CryptoPoolLog = { error() {} };
 
 let postTestExit: (pool: CryptoPool, index: number) => void;
+let failStarts: (pool: CryptoPool, count: number) => void;
 
 /**
  * Runs Umbral re-encryption off the event loop, on worker threads sized to the cores, so one
@@ -89,13 +90,17 @@ export class CryptoPool {
   readonly #onBatch: ((size: number, ms: number) => void) | undefined;
   readonly #log: CryptoPoolLog;
   readonly #testHooks: boolean;
+  readonly #startOnFirstUse: boolean;
   #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle';
   #starting: Promise<void> | undefined;
   #lanes: Lane[] = [];
   #nextJobId = 0;
+  /** Tests only: worker spawns still to fail (given a curve backend that does not exist). */
+  #startsToFail = 0;
 
   static {
     postTestExit = (pool, index) => pool.#postTestExit(index);
+    failStarts = (pool, count) => pool.#failStarts(count);
   }
 
   constructor(init: CryptoPoolInit = {}) {
@@ -110,6 +115,7 @@ export class CryptoPool {
     this.#onBatch = init.onBatch;
     this.#log = init.log ?? silent;
     this.#testHooks = init.testHooks === true;
+    this.#startOnFirstUse = init.startOnFirstUse === true;
   }
 
   /** Spawns the workers and waits until each has loaded; rejects (CryptoPoolError) if one cannot. */
@@ -141,6 +147,8 @@ export class CryptoPool {
         ? new CryptoPoolError('stopped', 'the pool was stopped while starting')
         : new CryptoPoolError('worker-start', 'a crypto worker failed to start', { cause });
       await this.#teardown(error);
+      // started on demand: the next batch tries again
+      if (!stoppedMeanwhile && this.#startOnFirstUse) this.#state = 'idle';
       throw error;
     }
     if (this.#state !== 'starting') {
@@ -151,7 +159,11 @@ export class CryptoPool {
 
   /** Terminates the workers; every pending batch rejects with a CryptoPoolError ('stopped'). */
   async stop(): Promise<void> {
-    if (this.#state === 'idle' || this.#state === 'stopped') return;
+    if (this.#state === 'stopped') return;
+    if (this.#state === 'idle') {
+      this.#state = 'stopped'; // a pool started on first use must not start after this
+      return;
+    }
     await this.#teardown(new CryptoPoolError('stopped', 'the pool was stopped'));
   }
 
@@ -187,6 +199,11 @@ export class CryptoPool {
     checkItems(items);
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('signal', 'expected an AbortSignal');
+    }
+    if (this.#startOnFirstUse && (this.#state === 'idle' || this.#state === 'starting')) {
+      if (items.length === 0) return [];
+      signal?.throwIfAborted();
+      await this.start();
     }
     if (this.#state !== 'started') {
       throw this.#state === 'stopped'
@@ -354,8 +371,13 @@ export class CryptoPool {
   }
 
   #spawn(lane: Lane): Promise<void> {
+    const failForTests = this.#startsToFail > 0;
+    if (failForTests) this.#startsToFail--;
     const worker = new Worker(workerUrl(), {
-      workerData: { backend: curveBackendName(), testHooks: this.#testHooks },
+      workerData: {
+        backend: failForTests ? 'no-such-backend' : curveBackendName(),
+        testHooks: this.#testHooks,
+      },
       execArgv: workerExecArgv(process.execArgv),
     });
     lane.worker = worker;
@@ -476,6 +498,11 @@ export class CryptoPool {
     for (const lane of others) this.#pump(lane);
   }
 
+  #failStarts(count: number): void {
+    if (!this.#testHooks) throw new InvalidArgumentError('testHooks', 'the pool was not created for tests');
+    this.#startsToFail = count;
+  }
+
   #postTestExit(index: number): void {
     if (!this.#testHooks) throw new InvalidArgumentError('testHooks', 'the pool was not created for tests');
     const worker = this.#lanes[index]?.worker;
@@ -490,6 +517,14 @@ export class CryptoPool {
  */
 export function crashWorkerForTests(pool: CryptoPool, index: number): void {
   postTestExit(pool, index);
+}
+
+/**
+ * @internal Tests only: the next `count` workers spawned fail to start (their curve backend
+ * does not exist). The pool must have been created with `testHooks: true`.
+ */
+export function failWorkerStartsForTests(pool: CryptoPool, count: number): void {
+  failStarts(pool, count);
 }
 
 /**
