@@ -540,6 +540,7 @@ try {
     const bigInitS = (performance.now() - t0) / 1000;
     log(`spawning ${BIG} nodes`);
     t0 = performance.now();
+    const cpuAtSpawn = process.cpuUsage();
     current = await startCluster(bigDirs);
     const big = current;
     const procsS = (performance.now() - t0) / 1000;
@@ -586,6 +587,8 @@ try {
     })();
     const [peersS, usable, minPeersS] = await Promise.all([peersP, usableP, minPeersP]);
     const formationS = Math.max(peersS, usable.s);
+    const benchCpu = process.cpuUsage(cpuAtSpawn);
+    const benchCpuS = (benchCpu.user + benchCpu.system) / 1e6;
     const counts = (await Promise.all(big.map(status))).map((s) => Number(s?.peers ?? 0));
     const mem = await memoryTable(big);
     await closeTransports();
@@ -615,6 +618,7 @@ try {
       ),
       usable.attempts > 1 ? `last failed attempt: ${usable.lastError}` : '',
       `peers per node once formed: min ${Math.min(...counts)}, median ${median(counts)}, max ${Math.max(...counts)}`,
+      `this process (the two new clients, polling) used ${benchCpuS.toFixed(1)} CPU-s until formed`,
       `peak RSS per node (VmHWM): max ${mem.peakMax.toFixed(0)} MiB, median ${mem.peakMedian.toFixed(0)} MiB; RSS once formed: max ${mem.rssMax.toFixed(0)} MiB, median ${mem.rssMedian.toFixed(0)} MiB, all ${BIG} ${(mem.rssSum / 1024).toFixed(1)} GiB`,
     );
     const formationTarget = TARGETS.formationS;
