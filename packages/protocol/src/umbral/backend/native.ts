@@ -4,18 +4,24 @@ import type { NativeSecp256k1 } from './native-binding.js';
 import type { CurveBackend, Point } from './types.js';
 
 /**
- * The libsecp256k1 backend. A point is its 33-byte compressed encoding (the addon parses and
- * serializes at every call, which is still far faster than anything in JS). libsecp256k1's
- * multiplications are constant-time, so `secret` needs no special path here.
+ * The libsecp256k1 backend. A point is its 65-byte uncompressed SEC1 encoding: the addon parses
+ * and serializes at every call, and an uncompressed input needs no square root (a
+ * multiplication ~78 us instead of ~87 us here, a sum of three points ~14 us instead of ~42 us).
+ * Compressed bytes are decompressed once, in `decode`; `encode` compresses (no square root).
+ * libsecp256k1's multiplications are constant-time, so `secret` needs no special path here.
  */
 const toP = (b: Uint8Array): Point => b as unknown as Point;
 const fromP = (p: Point): Uint8Array => p as unknown as Uint8Array;
 const MINUS_ONE = CURVE_ORDER - 1n;
+/** Bytes of a point handle: 0x04 || x || y. */
+const LEN = 65;
 
 export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
+  const U = new Uint8Array(LEN);
+  if (lib.publicKeyConvert(U, U_BYTES) !== 0) throw new Error('libsecp256k1 cannot parse U');
   const mul = (p: Uint8Array, k: bigint): Point | null => {
     if (k === 0n) return null;
-    const out = new Uint8Array(33);
+    const out = new Uint8Array(LEN);
     const rc = lib.publicKeyTweakMul(out, p, scalarToBytes(k));
     if (rc !== 0) throw new Error(`libsecp256k1 publicKeyTweakMul failed (${rc})`);
     return toP(out);
@@ -24,7 +30,7 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
   const term = (p: Uint8Array, k: bigint): Uint8Array | null => {
     if (k === 1n) return p;
     if (k === MINUS_ONE) {
-      const out = new Uint8Array(33);
+      const out = new Uint8Array(LEN);
       lib.publicKeyNegate(out, p);
       return out;
     }
@@ -34,7 +40,7 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
   const combine = (points: Uint8Array[]): Point | null => {
     if (points.length === 0) return null;
     if (points.length === 1) return toP(points[0]);
-    const out = new Uint8Array(33);
+    const out = new Uint8Array(LEN);
     const rc = lib.publicKeyCombine(out, points);
     if (rc === 2) return null; // the sum is the point at infinity
     if (rc !== 0) throw new Error(`libsecp256k1 publicKeyCombine failed (${rc})`);
@@ -44,18 +50,23 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
     name: 'native',
     decode(bytes) {
       if (bytes.length !== 33 || (bytes[0] !== 2 && bytes[0] !== 3)) return undefined;
-      const out = new Uint8Array(33);
+      const out = new Uint8Array(LEN);
       return lib.publicKeyConvert(out, bytes) === 0 ? toP(out) : undefined;
     },
-    encode: (p) => fromP(p).slice(),
+    encode(p) {
+      const out = new Uint8Array(33);
+      const rc = lib.publicKeyConvert(out, fromP(p));
+      if (rc !== 0) throw new Error(`libsecp256k1 publicKeyConvert failed (${rc})`);
+      return out;
+    },
     mulG(k) {
       if (k === 0n) return null;
-      const out = new Uint8Array(33);
+      const out = new Uint8Array(LEN);
       const rc = lib.publicKeyCreate(out, scalarToBytes(k));
       if (rc !== 0) throw new Error(`libsecp256k1 publicKeyCreate failed (${rc})`);
       return toP(out);
     },
-    mulU: (k) => mul(U_BYTES, k),
+    mulU: (k) => mul(U, k),
     mul: (p, k) => mul(fromP(p), k),
     add(a, b) {
       if (a === null) return b;
@@ -64,7 +75,7 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
     },
     negate(p) {
       if (p === null) return null;
-      const out = new Uint8Array(33);
+      const out = new Uint8Array(LEN);
       lib.publicKeyNegate(out, fromP(p));
       return toP(out);
     },
@@ -93,13 +104,15 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
       // x = r and parity recid. With R = P: r = x(P), s = a*r, e = -b*r gives a*P + b*G. All
       // scalars here are public. x(P) >= n (probability ~2^-128) takes the generic path.
       const pb = fromP(p);
-      const x = bytesToBigInt(pb.subarray(1));
+      const xBytes = pb.subarray(1, 33);
+      const x = bytesToBigInt(xBytes);
       if (a !== 0n && x < CURVE_ORDER && target !== null) {
         const sig = new Uint8Array(64);
-        sig.set(pb.subarray(1), 0);
+        sig.set(xBytes, 0);
         sig.set(scalarToBytes(Fmul(a, x)), 32);
-        const out = new Uint8Array(33);
-        if (lib.ecdsaRecover(out, sig, pb[0] - 2, scalarToBytes(Fneg(Fmul(b, x)))) === 0) {
+        const out = new Uint8Array(LEN);
+        // recid: the parity of y, the last byte of the uncompressed encoding
+        if (lib.ecdsaRecover(out, sig, pb[64] & 1, scalarToBytes(Fneg(Fmul(b, x)))) === 0) {
           return this.equals(toP(out), target);
         }
       }
@@ -114,7 +127,7 @@ export function makeNativeBackend(lib: NativeSecp256k1): CurveBackend {
       const x = fromP(a);
       const y = fromP(b);
       let diff = 0;
-      for (let i = 0; i < 33; i++) diff |= x[i] ^ y[i];
+      for (let i = 0; i < LEN; i++) diff |= x[i] ^ y[i];
       return diff === 0;
     },
     sign(digest, secretKey, hedge) {
