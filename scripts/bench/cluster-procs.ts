@@ -93,6 +93,13 @@ export interface RunningNode {
   runtime: NodeRuntime;
 }
 
+/**
+ * Extra Node.js options for every node process, from BENCH_NODE_ARGS (space-separated), e.g.
+ * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile the nodes of a run
+ * (Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Starts `thresh node start` (output to data-dir/node.log) and waits for its runtime file. */
 export async function startNode(
   dataDir: string,
@@ -105,7 +112,7 @@ export async function startNode(
   // as `thresh cluster up` runs them: nodes sharing one machine get one crypto worker each
   const proc = spawn(
     process.execPath,
-    [CLI, 'node', 'start', '--data-dir', dataDir, '--workers', '1', ...extra],
+    [...NODE_ARGS, CLI, 'node', 'start', '--data-dir', dataDir, '--workers', '1', ...extra],
     {
       env: childEnv(),
       stdio: ['ignore', log.fd, log.fd],
@@ -162,6 +169,8 @@ export async function waitForPeers(
   nodes: RunningNode[],
   minPeers: number,
   timeoutMs: number,
+  /** Called once for each node, when it is first seen with >= minPeers. */
+  onReady?: (index: number) => void,
 ): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   // a node found ready is not asked again: each status answer costs a busy node CPU
@@ -172,6 +181,7 @@ export async function waitForPeers(
     const answers = await Promise.all(waiting.map((i) => status(nodes[i])));
     waiting.forEach((i, k) => {
       counts[i] = answers[k] ? Number(answers[k].peers) : -1;
+      if (counts[i] >= minPeers) onReady?.(i);
     });
     if (counts.every((c) => c >= minPeers)) return counts;
     if (Date.now() > deadline)

@@ -100,7 +100,10 @@ function stats(xs: number[]): Stats {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
+const median = (xs: number[]) => quantile(xs, 0.5);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) =>
   process.stderr.write(`[bench:cluster ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -544,19 +547,22 @@ try {
     current = await startCluster(bigDirs);
     const big = current;
     const procsS = (performance.now() - t0) / 1000;
+    const nodeCpuUp = await Promise.all(big.map((n) => cpuSeconds(n.runtime.pid)));
     const minPeers = Math.min(BIG - 1, MIN_PEERS);
     // All at once: every node answers with >= 1 connection (as `thresh cluster up` waits for), a
     // grant + decrypt by new clients succeeds (the DHT is usable: formed = both); and, reported
     // beside, when every node has >= minPeers connections (a node may keep few connections for
     // long without harm: others reach it through the DHT when they need it).
     const elapsed = () => (performance.now() - t0) / 1000;
-    const peersP = waitForPeers(big, 1, 300_000).then(elapsed);
+    const firstPeerS: number[] = [];
+    const peersP = waitForPeers(big, 1, 300_000, () => firstPeerS.push(elapsed())).then(elapsed);
     const minPeersP = waitForPeers(big, minPeers, 120_000).then(elapsed, () => undefined);
     const usableP = (async () => {
       const formOwner = Identity.generate();
       const formReader = Identity.generate();
       const ot = await connectedTransport(bootstrapOf(big, 1), SHARES, 300_000);
       const rt = await connectedTransport(bootstrapOf(big, 1), SHARES, 300_000);
+      const steps: [string, number][] = [['both clients see >= 5 DHT peers', elapsed()]];
       const o = createClient({ identity: formOwner, transport: ot });
       const r = createClient({ identity: formReader, transport: rt });
       const f = await collect(encryptFile(formOwner, { path: '/formation/a.bin' }, [plaintext]).stream);
@@ -565,6 +571,7 @@ try {
       const deadline = Date.now() + 300_000;
       for (;;) {
         attempts++;
+        const at = [elapsed()];
         try {
           await o.grant({
             path: '/formation',
@@ -574,10 +581,19 @@ try {
             ttl: 3600,
             awaitPublication: true, // the reader looks the map up in the DHT next
           });
+          at.push(elapsed());
           const grant = await r.findGrant(formOwner.card, '/formation/a.bin');
           if (!grant) throw new Error('the reader found no map in the DHT');
+          at.push(elapsed());
           check(await r.decrypt(f, { grant }));
-          return { s: (performance.now() - t0) / 1000, attempts, lastError };
+          at.push(elapsed());
+          steps.push(
+            [`attempt ${attempts} began`, at[0]],
+            ['grant resolved (map published)', at[1]],
+            ['findGrant resolved', at[2]],
+            ['decrypt resolved', at[3]],
+          );
+          return { s: (performance.now() - t0) / 1000, attempts, lastError, steps };
         } catch (e) {
           lastError = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
           if (Date.now() > deadline) throw new Error(`no grant + decrypt succeeded: ${lastError}`);
@@ -589,6 +605,7 @@ try {
     const formationS = Math.max(peersS, usable.s);
     const benchCpu = process.cpuUsage(cpuAtSpawn);
     const benchCpuS = (benchCpu.user + benchCpu.system) / 1e6;
+    const nodeCpuFormed = await Promise.all(big.map((n) => cpuSeconds(n.runtime.pid)));
     const counts = (await Promise.all(big.map(status))).map((s) => Number(s?.peers ?? 0));
     const mem = await memoryTable(big);
     await closeTransports();
@@ -617,7 +634,10 @@ try {
         ],
       ),
       usable.attempts > 1 ? `last failed attempt: ${usable.lastError}` : '',
+      `the grant + decrypt check, step by step (s from spawning): ${usable.steps.map(([k, v]) => `${k} ${v.toFixed(1)}`).join('; ')}`,
+      `nodes first seen with a peer (s from spawning): 10% ${quantile(firstPeerS, 0.1).toFixed(1)}, 50% ${quantile(firstPeerS, 0.5).toFixed(1)}, 90% ${quantile(firstPeerS, 0.9).toFixed(1)}, last ${Math.max(...firstPeerS).toFixed(1)}`,
       `peers per node once formed: min ${Math.min(...counts)}, median ${median(counts)}, max ${Math.max(...counts)}`,
+      `the ${BIG} node processes used ${sum(nodeCpuUp).toFixed(1)} CPU-s until every process was up (median per node ${median(nodeCpuUp).toFixed(2)}), ${sum(nodeCpuFormed).toFixed(1)} until formed (median ${median(nodeCpuFormed).toFixed(2)}, max ${Math.max(...nodeCpuFormed).toFixed(2)})`,
       `this process (the two new clients, polling) used ${benchCpuS.toFixed(1)} CPU-s until formed`,
       `peak RSS per node (VmHWM): max ${mem.peakMax.toFixed(0)} MiB, median ${mem.peakMedian.toFixed(0)} MiB; RSS once formed: max ${mem.rssMax.toFixed(0)} MiB, median ${mem.rssMedian.toFixed(0)} MiB, all ${BIG} ${(mem.rssSum / 1024).toFixed(1)} GiB`,
     );
