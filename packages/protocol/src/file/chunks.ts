@@ -333,6 +333,9 @@ export async function* encryptChunks(
   }
 }
 
+/** decryptChunks' first buffer for a chunk arriving in pieces; it doubles up to a sealed chunk. */
+const PENDING_START_BYTES = 16 * 1024;
+
 /**
  * Decrypts a chunk stream of arbitrary pieces, yielding each chunk's plaintext once it has
  * authenticated. A chunk is final when no bytes follow it. Throws DecryptionError if the stream
@@ -345,7 +348,9 @@ export async function* decryptChunks(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const ctx = context(params);
   const size = ctx.sealedSize;
-  const pending = new Uint8Array(size);
+  // Grown as bytes arrive, up to one sealed chunk: a small file never pays for a whole chunk's
+  // buffer (zeroed at allocation: 1 MiB was ~0.4 ms of a 1 KiB file's decrypt).
+  let pending = new Uint8Array(Math.min(size, PENDING_START_BYTES));
   let fill = 0;
   let index = 0;
   try {
@@ -354,7 +359,7 @@ export async function* decryptChunks(
       let offset = 0;
       while (offset < piece.length) {
         if (fill === size) {
-          yield openInStream(ctx, index++, false, pending);
+          yield openInStream(ctx, index++, false, pending.subarray(0, fill));
           fill = 0;
         }
         if (fill === 0 && piece.length - offset > size) {
@@ -363,6 +368,11 @@ export async function* decryptChunks(
           continue;
         }
         const n = Math.min(size - fill, piece.length - offset);
+        if (fill + n > pending.length) {
+          const grown = new Uint8Array(Math.min(size, Math.max(2 * pending.length, fill + n)));
+          grown.set(pending.subarray(0, fill));
+          pending = grown;
+        }
         pending.set(piece.subarray(offset, offset + n), fill);
         fill += n;
         offset += n;
