@@ -96,16 +96,20 @@ export class Capsule {
     const pkB = receivingSk.publicKey().point;
     const dh = precursor.mul(skB, true);
     const xs = cfrags.map((c) => hashToPolynomialArg(precursor, pkB, dh, c.kfragId));
-    const lambdas = xs.map((_, i) => lagrangeAtZero(xs, i));
+    const d = hashToSharedSecret(precursor, pkB, dh);
+    // every inversion of the combination (the m Lagrange denominators and d) in one
+    const { numerators, denominators } = lagrangeAtZero(xs);
+    const inverses = F.invBatch([...denominators, d]);
+    const lambdas = numerators.map((num, i) => F.mul(num, inverses[i]));
+    const dInv = inverses[denominators.length];
     let ePrime = CurvePoint.identity();
     let vPrime = CurvePoint.identity();
     for (let i = 0; i < cfrags.length; i++) {
       ePrime = ePrime.add(cfrags[i].e1.mul(lambdas[i], true));
       vPrime = vPrime.add(cfrags[i].v1.mul(lambdas[i], true));
     }
-    const d = hashToSharedSecret(precursor, pkB, dh);
     const h = hashCapsulePoints(this.e, this.v);
-    const lhs = delegatingPk.point.mul(F.mul(this.s, F.inv(d)), true);
+    const lhs = delegatingPk.point.mul(F.mul(this.s, dInv), true);
     const rhs = linearCombination([ePrime, vPrime], [h, 1n]);
     if (!lhs.equals(rhs)) {
       throw new OpenReencryptedError(
@@ -117,18 +121,29 @@ export class Capsule {
   }
 }
 
-/** lambda_i = prod_{j != i} x_j / (x_j - x_i). */
-function lagrangeAtZero(xs: readonly bigint[], i: number): bigint {
-  let res = 1n;
-  for (let j = 0; j < xs.length; j++) {
-    if (j === i) continue;
-    const diff = F.sub(xs[j], xs[i]);
-    if (diff === 0n) {
-      throw new OpenReencryptedError('repeating-cfrags', 'the same capsule fragment was given twice');
+/**
+ * lambda_i = prod_{j != i} x_j / (x_j - x_i), as numerator and denominator (all non-zero: the
+ * x are hashes, non-zero scalars), so that the caller inverts every denominator at once.
+ */
+function lagrangeAtZero(xs: readonly bigint[]): { numerators: bigint[]; denominators: bigint[] } {
+  const numerators: bigint[] = [];
+  const denominators: bigint[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    let num = 1n;
+    let den = 1n;
+    for (let j = 0; j < xs.length; j++) {
+      if (j === i) continue;
+      const diff = F.sub(xs[j], xs[i]);
+      if (diff === 0n) {
+        throw new OpenReencryptedError('repeating-cfrags', 'the same capsule fragment was given twice');
+      }
+      num = F.mul(num, xs[j]);
+      den = F.mul(den, diff);
     }
-    res = F.mul(F.mul(res, xs[j]), F.inv(diff));
+    numerators.push(num);
+    denominators.push(den);
   }
-  return res;
+  return { numerators, denominators };
 }
 
 /** The compressed shared point: the DEM's key seed. */

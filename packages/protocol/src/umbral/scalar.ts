@@ -28,6 +28,8 @@ export const sub = (a: bigint, b: bigint): bigint => Fn.sub(a, b);
 export const mul = (a: bigint, b: bigint): bigint => Fn.mul(a, b);
 export const neg = (a: bigint): bigint => Fn.neg(a);
 export const inv = (a: bigint): bigint => Fn.inv(a);
+/** The inverses of non-zero scalars, with one field inversion for all (Montgomery's trick). */
+export const invBatch = (xs: readonly bigint[]): bigint[] => Fn.invertBatch([...xs]);
 
 /** k256's NonZeroScalar reduction of a 256-bit digest: (h mod (n - 1)) + 1 (UMBRAL.md). */
 export function nonZeroScalarFromDigest(digest: Uint8Array): bigint {
