@@ -20,12 +20,12 @@ import {
   type ValidateFn,
 } from '@libp2p/kad-dht';
 import { type Ping, ping } from '@libp2p/ping';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { InvalidArgumentError } from '@thresh/protocol';
 import type { Datastore } from 'interface-datastore';
 import { createLibp2p } from 'libp2p';
 import { BootstrapDialer } from './bootstrap.js';
+import { coalescingTcp } from './tcp-coalesce.js';
 
 /** thresh's kad-dht protocol id: a private namespace, so thresh nodes never join the IPFS DHT. */
 export const THRESH_DHT_PROTOCOL = '/thresh/kad/1.0.0';
@@ -234,7 +234,7 @@ export async function createThreshLibp2p(init: ThreshLibp2pInit): Promise<Thresh
     start: false,
     privateKey: privateKeyFromRaw(o.privateKey),
     addresses: { listen: o.listen, announce: o.announce },
-    transports: [tcp()],
+    transports: [coalescingTcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
