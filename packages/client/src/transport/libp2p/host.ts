@@ -25,6 +25,7 @@ import { InvalidArgumentError } from '@thresh/protocol';
 import type { Datastore } from 'interface-datastore';
 import { createLibp2p } from 'libp2p';
 import { BootstrapDialer } from './bootstrap.js';
+import { skipRedundantContactPings } from './contact-check.js';
 import { coalescingTcp } from './tcp-coalesce.js';
 
 /** thresh's kad-dht protocol id: a private namespace, so thresh nodes never join the IPFS DHT. */
@@ -267,6 +268,8 @@ export async function createThreshLibp2p(init: ThreshLibp2pInit): Promise<Thresh
     ...(o.logger == null ? {} : { logger: o.logger }),
     ...(init.datastore == null ? {} : { datastore: init.datastore }),
   });
+  // a peer that has just answered identify joins the routing table without kad-dht's ping
+  skipRedundantContactPings(node);
   if (o.bootstrap.length > 0) {
     new BootstrapDialer(node, o.bootstrap, o.bootstrapRetryMs, o.dialTimeoutMs).attach();
   }
