@@ -105,6 +105,42 @@ describe('kad-dht in the thresh namespace', () => {
     expect(await getRecord(servers[1], key, DEADLINE)).toBeUndefined();
   });
 
+  it('a new client looks up at once: its first lookup waits for a first peer, not for a self-query', async () => {
+    const key = dhtKey(NS, randomBytes(32));
+    expect(
+      (await putRecord(servers[2], key, Uint8Array.of(0x01, 3), DEADLINE)).accepted.length,
+    ).toBeGreaterThan(0);
+    // started and asked in the same breath: its routing table is still empty
+    const fresh = await host(
+      true,
+      servers.slice(0, 2).map((s) => s.getMultiaddrs()[0].toString()),
+    );
+    try {
+      expect(dhtRoutingTableSize(fresh)).toBe(0);
+      const got = await getRecord(fresh, key, DEADLINE);
+      expect(got === undefined ? undefined : [...got]).toEqual([0x01, 3]);
+      expect((await getClosestPeers(fresh, key, DEADLINE)).length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('a client with no peer at all waits until its deadline, and never answers "nothing"', async () => {
+    const lone = await host(true, []);
+    try {
+      const key = dhtKey(NS, randomBytes(32));
+      await expect(getRecord(lone, key, { timeoutMs: 300 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+      await expect(getClosestPeers(lone, key, { timeoutMs: 300 })).rejects.toMatchObject({
+        code: 'ERR_TIMEOUT',
+      });
+      await expect(putRecord(lone, key, Uint8Array.of(0x01, 1), { timeoutMs: 300 })).rejects.toMatchObject({
+        code: 'ERR_TIMEOUT',
+      });
+    } finally {
+      await lone.stop();
+    }
+  });
+
   it('gives up at the deadline when the DHT cannot answer', async () => {
     const lone = await host(false, []);
     try {
