@@ -169,8 +169,6 @@ export async function waitForPeers(
   nodes: RunningNode[],
   minPeers: number,
   timeoutMs: number,
-  /** Called once for each node, when it is first seen with >= minPeers. */
-  onReady?: (index: number) => void,
 ): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   // a node found ready is not asked again: each status answer costs a busy node CPU
@@ -181,7 +179,6 @@ export async function waitForPeers(
     const answers = await Promise.all(waiting.map((i) => status(nodes[i])));
     waiting.forEach((i, k) => {
       counts[i] = answers[k] ? Number(answers[k].peers) : -1;
-      if (counts[i] >= minPeers) onReady?.(i);
     });
     if (counts.every((c) => c >= minPeers)) return counts;
     if (Date.now() > deadline)
