@@ -598,6 +598,8 @@ try {
     const watched = watchPeers(big, minPeers, elapsed);
     const peersP = watched.then((w) => w.allOne);
     const minPeersP = watched.then((w) => w.allMin);
+    // the check's network operations, from its first grant attempt to its decrypt
+    const formTrace = new Trace();
     const usableP = (async () => {
       const formOwner = Identity.generate();
       const formReader = Identity.generate();
@@ -610,8 +612,8 @@ try {
         connectedTransport(bootstrapOf(big, 3), SHARES, 300_000),
       ]);
       const steps: [string, number][] = [['both clients see >= 5 DHT peers', elapsed()]];
-      const o = createClient({ identity: formOwner, transport: ot });
-      const r = createClient({ identity: formReader, transport: rt });
+      const o = createClient({ identity: formOwner, transport: traced(ot, () => formTrace) });
+      const r = createClient({ identity: formReader, transport: traced(rt, () => formTrace) });
       const f = await collect(encryptFile(formOwner, { path: '/formation/a.bin' }, [plaintext]).stream);
       let attempts = 0;
       let lastError = '';
@@ -683,6 +685,7 @@ try {
       ),
       usable.attempts > 1 ? `last failed attempt: ${usable.lastError}` : '',
       `the grant + decrypt check, step by step (s from spawning): ${usable.steps.map(([k, v]) => `${k} ${v.toFixed(1)}`).join('; ')}`,
+      `its network operations (all attempts; calls run in parallel):\n${formTrace.table(usable.attempts, (usable.s - usable.steps[0][1]) * 1000)}`,
       `nodes first seen with a peer (s from spawning): 10% ${quantile(firstPeerS, 0.1).toFixed(1)}, 50% ${quantile(firstPeerS, 0.5).toFixed(1)}, 90% ${quantile(firstPeerS, 0.9).toFixed(1)}, last ${Math.max(...firstPeerS).toFixed(1)}`,
       `peers per node once formed: min ${Math.min(...counts)}, median ${median(counts)}, max ${Math.max(...counts)}`,
       `the ${BIG} node processes used ${sum(nodeCpuUp).toFixed(1)} CPU-s until every process was up (median per node ${median(nodeCpuUp).toFixed(2)}), ${sum(nodeCpuFormed).toFixed(1)} until formed (median ${median(nodeCpuFormed).toFixed(2)}, max ${Math.max(...nodeCpuFormed).toFixed(2)})`,
