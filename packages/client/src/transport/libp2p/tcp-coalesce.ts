@@ -21,14 +21,19 @@ import type {
 } from '@libp2p/interface';
 import { type TCPComponents, type TCPOptions, tcp } from '@libp2p/tcp';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import type { Uint8ArrayList } from 'uint8arraylist';
 
 let coalesced = 0;
 /** Connections whose writes were joined, since the process started. */
 export const coalescedConnections = (): number => coalesced;
 
+/** What a connection sends: a list of buffers (libp2p's Uint8ArrayList, not a dependency here). */
+interface BufferList extends Iterable<Uint8Array> {
+  /** The bytes as one buffer: the list's own buffer when it holds one, else a copy. */
+  subarray(): Uint8Array;
+}
+
 interface Sends {
-  sendData?: (data: Uint8ArrayList) => unknown;
+  sendData?: (data: BufferList) => unknown;
 }
 
 /** Joins the buffers of every send of `maConn` into one; leaves it alone if it cannot. */
@@ -36,10 +41,10 @@ function coalesce(maConn: MultiaddrConnection): MultiaddrConnection {
   const conn = maConn as MultiaddrConnection & Sends;
   const send = conn.sendData;
   if (typeof send !== 'function') return maConn;
-  conn.sendData = function (this: unknown, data: Uint8ArrayList) {
+  conn.sendData = function (this: unknown, data: BufferList) {
     // subarray() copies only when the list holds more than one buffer; the new list is of the
     // list's own class (libp2p's copy of uint8arraylist)
-    const List = data.constructor as new (...bufs: Uint8Array[]) => Uint8ArrayList;
+    const List = data.constructor as new (...bufs: Uint8Array[]) => BufferList;
     return send.call(this, new List(data.subarray()));
   };
   coalesced++;
