@@ -41,7 +41,7 @@ import {
   startCluster,
   status,
   stopNodes,
-  waitForPeers,
+  watchPeers,
 } from './cluster-procs.js';
 import { Trace, traced } from './cluster-trace.js';
 import { fmtMs, table } from './harness.js';
@@ -174,38 +174,6 @@ async function connectedTransport(
   }
 }
 
-/**
- * One status poller for both milestones of a cluster forming: when every node has been seen with
- * a peer (part of "formed"; up to 300 s), and when every node has `minPeers` (reported beside;
- * up to 120 s). One poller, not one per milestone: each status answer costs a busy node CPU,
- * and this process more (~0.8 and ~1.4 ms here).
- */
-async function watchPeers(nodes: RunningNode[], minPeers: number, elapsed: () => number) {
-  const counts = nodes.map(() => -1);
-  const reachedOne = nodes.map(() => false);
-  const firstPeer: number[] = [];
-  let allOne: number | undefined;
-  for (;;) {
-    const waiting = counts.flatMap((c, i) => (c >= minPeers ? [] : [i]));
-    const answers = await Promise.all(waiting.map((i) => status(nodes[i])));
-    const now = elapsed();
-    waiting.forEach((i, k) => {
-      counts[i] = answers[k] ? Number(answers[k].peers) : -1;
-      if (counts[i] >= 1 && !reachedOne[i]) {
-        reachedOne[i] = true;
-        firstPeer.push(now);
-      }
-    });
-    if (allOne === undefined && reachedOne.every(Boolean)) allOne = now;
-    if (allOne !== undefined && counts.every((c) => c >= minPeers)) return { allOne, allMin: now, firstPeer };
-    if (allOne === undefined && now > 300) {
-      throw new Error(`not every node has a peer after 300 s: ${counts.join(', ')}`);
-    }
-    if (allOne !== undefined && now > 120) return { allOne, allMin: undefined, firstPeer };
-    await sleep(250);
-  }
-}
-
 async function closeTransports(): Promise<void> {
   await Promise.allSettled([...transports].map((t) => t.close()));
   transports.clear();
@@ -291,8 +259,11 @@ try {
     t0 = performance.now();
     current = await startCluster(dirs);
     const upS = (performance.now() - t0) / 1000;
-    await waitForPeers(current, 1, 120_000);
-    const formedS = (performance.now() - t0) / 1000;
+    const smallStart = t0;
+    const { allOne: formedS } = await watchPeers(current, 1, () => (performance.now() - smallStart) / 1000, {
+      oneS: 120,
+      minS: 120,
+    });
     const nodes = current;
 
     log(`processes up in ${upS.toFixed(1)} s, every node answers with >= 1 peer at ${formedS.toFixed(1)} s`);
@@ -595,9 +566,7 @@ try {
     // beside, when every node has >= minPeers connections (a node may keep few connections for
     // long without harm: others reach it through the DHT when they need it).
     const elapsed = () => (performance.now() - t0) / 1000;
-    const watched = watchPeers(big, minPeers, elapsed);
-    const peersP = watched.then((w) => w.allOne);
-    const minPeersP = watched.then((w) => w.allMin);
+    const watched = watchPeers(big, minPeers, elapsed, { oneS: 300, minS: 120 });
     // the check's network operations, from its first grant attempt to its decrypt
     const formTrace = new Trace();
     const usableP = (async () => {
@@ -650,8 +619,10 @@ try {
         }
       }
     })();
-    const [peersS, usable, minPeersS] = await Promise.all([peersP, usableP, minPeersP]);
-    const firstPeerS = (await watched).firstPeer;
+    const [{ allOne: peersS, allMin: minPeersS, firstPeer: firstPeerS }, usable] = await Promise.all([
+      watched,
+      usableP,
+    ]);
     const formationS = Math.max(peersS, usable.s);
     const benchCpu = process.cpuUsage(cpuAtSpawn);
     const benchCpuS = (benchCpu.user + benchCpu.system) / 1e6;
